@@ -11,7 +11,10 @@ from pathlib import Path
 TARGET = Path(__file__).resolve().parent / "node_modules/@autorest/python/scripts/venvtools.py"
 # (line on stdout, replacement on stderr)
 FIXES = [
-    ('print("Executing: {}".format(" ".join(cmd_line)))', 'print("Executing: {}".format(" ".join(cmd_line)), file=sys.stderr)'),
+    (
+        'print("Executing: {}".format(" ".join(cmd_line)))',
+        'print("Executing: {}".format(" ".join(cmd_line)), file=sys.stderr)',
+    ),
     ("        print(err)\n", "        print(err, file=sys.stderr)\n"),
 ]
 
