@@ -1,0 +1,9 @@
+"""webpubsub-emulator: a local, offline Azure Web PubSub service (REST API and WebSocket client protocols).
+
+It is an independent implementation of the service contract and never imports the server SDK.
+"""
+
+from .server import DEFAULT_ACCESS_KEY, Emulator, EmulatorThread
+
+__all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorThread"]
+__version__ = "0.1.0"

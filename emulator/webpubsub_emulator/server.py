@@ -1,0 +1,264 @@
+"""The app factory and the two runners: :class:`Emulator` (async) and :class:`EmulatorThread` (sync, own thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from types import TracebackType
+from typing import Callable, Iterable, Optional
+
+from aiohttp import web
+
+from . import auth
+from .core import Core
+from .rest import RestApi
+from .websocket import WebSocketGateway
+
+__all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorThread", "create_app"]
+
+log = logging.getLogger(__name__)
+
+#: The well-known development key (the same one the other local emulators use). Not a secret.
+DEFAULT_ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+_TICK_SECONDS = 1.0
+
+
+def _format_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def create_app(core: Core, access_key: str, endpoint: str) -> web.Application:
+    """Build the aiohttp application serving ``/api/...`` (REST) and ``/client/...`` (WebSocket clients)."""
+    rest = RestApi(core, access_key, endpoint)
+    gateway = WebSocketGateway(core, access_key, endpoint)
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app["core"] = core
+    app["rest"] = rest
+    app["gateway"] = gateway
+    app.router.add_route("*", "/api/{tail:.*}", rest.handle)
+    app.router.add_route("*", "/client", gateway.handle)
+    app.router.add_route("*", "/client/{tail:.*}", gateway.handle)
+
+    async def on_shutdown(_app: web.Application) -> None:
+        await gateway.close_all()
+
+    app.on_shutdown.append(on_shutdown)
+    return app
+
+
+class Emulator:
+    """A running emulator inside the current event loop: ``async with Emulator(port=0) as emu: ...``.
+
+    ``port=0`` picks a free port; after start-up :attr:`port`, :attr:`endpoint` and :attr:`connection_string` tell
+    where it listens.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        access_key: str = DEFAULT_ACCESS_KEY,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.host = host
+        self.access_key = auth.check_key(access_key)
+        self._requested_port = port
+        self.port = port
+        self.core = Core(clock)
+        self._runner: Optional[web.AppRunner] = None
+        self._ticker: Optional[asyncio.Task[None]] = None
+
+    @property
+    def endpoint(self) -> str:
+        """The HTTP base URL, e.g. ``http://127.0.0.1:54321``."""
+        return f"http://{_format_host(self.host)}:{self.port}"
+
+    @property
+    def connection_string(self) -> str:
+        """A connection string the server SDKs accept."""
+        return f"Endpoint={self.endpoint};AccessKey={self.access_key};Version=1.0;"
+
+    def client_url(
+        self,
+        hub: str,
+        *,
+        user_id: Optional[str] = None,
+        roles: Iterable[str] = (),
+        groups: Iterable[str] = (),
+        minutes_to_expire: int = 60,
+    ) -> str:
+        """A ready-to-use client URL ``ws://HOST:PORT/client/hubs/<hub>?access_token=<jwt>`` minted by the emulator."""
+        token = auth.mint_client_token(
+            self.access_key,
+            audience=f"{self.endpoint}/client/hubs/{hub}",
+            user_id=user_id,
+            roles=roles,
+            groups=groups,
+            minutes_to_expire=minutes_to_expire,
+        )
+        return f"ws://{_format_host(self.host)}:{self.port}/client/hubs/{hub}?access_token={token}"
+
+    async def start(self) -> None:
+        """Start listening; returns once requests are accepted."""
+        if self._runner is not None:
+            raise RuntimeError("the emulator is already running")
+        # the endpoint (used for `aud` checks) is only known once the port is bound, so the app reads it lazily
+        app = create_app(self.core, self.access_key, self.endpoint)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._requested_port, reuse_address=True)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        for address in runner.addresses:
+            if isinstance(address, tuple) and len(address) >= 2:
+                self.port = int(address[1])
+                break
+        app["rest"].endpoint = self.endpoint
+        app["gateway"].endpoint = self.endpoint
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+        log.info("emulator listening on %s", self.endpoint)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(_TICK_SECONDS)
+            try:
+                for conn in self.core.expire():
+                    log.info("connection %s ended: %s", conn.connection_id, conn.close_reason)
+            except Exception:
+                log.exception("periodic expiry failed")
+
+    async def stop(self) -> None:
+        """Close every client connection and stop listening."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        await self.stop()
+
+
+class EmulatorThread:
+    """The emulator running in a background thread with its own event loop: ``with EmulatorThread() as emu: ...``.
+
+    It exposes the same attributes as :class:`Emulator`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, access_key: str = DEFAULT_ACCESS_KEY) -> None:
+        self.emulator = Emulator(host, port, access_key)
+        self._thread: Optional[threading.Thread] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._started = threading.Event()
+        self._stop: Optional[asyncio.Event] = None
+        self._error: Optional[BaseException] = None
+
+    @property
+    def host(self) -> str:
+        """The listening host."""
+        return self.emulator.host
+
+    @property
+    def port(self) -> int:
+        """The listening port (the real one once started, also with ``port=0``)."""
+        return self.emulator.port
+
+    @property
+    def access_key(self) -> str:
+        """The access key."""
+        return self.emulator.access_key
+
+    @property
+    def endpoint(self) -> str:
+        """The HTTP base URL."""
+        return self.emulator.endpoint
+
+    @property
+    def connection_string(self) -> str:
+        """A connection string the server SDKs accept."""
+        return self.emulator.connection_string
+
+    def client_url(
+        self,
+        hub: str,
+        *,
+        user_id: Optional[str] = None,
+        roles: Iterable[str] = (),
+        groups: Iterable[str] = (),
+        minutes_to_expire: int = 60,
+    ) -> str:
+        """See :meth:`Emulator.client_url`."""
+        return self.emulator.client_url(
+            hub, user_id=user_id, roles=roles, groups=groups, minutes_to_expire=minutes_to_expire
+        )
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            try:
+                await self.emulator.start()
+            except BaseException as exc:
+                self._error = exc
+                self._started.set()
+                return
+            self._started.set()
+            try:
+                await self._stop.wait()
+            finally:
+                await self.emulator.stop()
+
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(main())
+        finally:
+            loop.close()
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the thread and wait until the emulator accepts requests."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator thread is already running")
+        self._thread = threading.Thread(target=self._run, name="webpubsub-emulator", daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout):
+            raise RuntimeError("the emulator did not start in time")
+        if self._error is not None:
+            self._thread.join()
+            self._thread = None
+            raise self._error
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the emulator and join its thread."""
+        thread, loop, stop = self._thread, self._loop, self._stop
+        if thread is None or loop is None or stop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop may already be closed
+            loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout)
+        self._thread = None
+
+    def __enter__(self) -> EmulatorThread:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
+        self.stop()

@@ -1,0 +1,410 @@
+"""aiohttp adapter for WebSocket clients: raw, ``json.webpubsub.azure.v1`` and ``json.reliable.webpubsub.azure.v1``.
+
+It authenticates the upgrade, negotiates the subprotocol, and then only translates frames: every decision is taken by
+:class:`~.core.Core`. Each connection has its own writer task draining the core's outbound queue, so a slow client
+never holds up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+from urllib.parse import unquote
+
+from aiohttp import WSMsgType, web
+
+from . import auth
+from .core import CloseFrame, Connection, ConnectionKind, ConnectionState, Core
+from .protocol import (
+    JSON_PROTOCOL,
+    RELIABLE_PROTOCOL,
+    SUPPORTED_PROTOCOLS,
+    ClientRequest,
+    MalformedMessage,
+    Payload,
+    disconnected_message,
+    dumps,
+    parse_client_message,
+)
+from .rest import ApiError, error_response
+from .roles import SEND_TO_GROUP, PermissionState, RoleError
+from .validation import ValidationError, validate_group, validate_hub
+
+__all__ = ["MAX_FRAME_BYTES", "WebSocketGateway"]
+
+log = logging.getLogger(__name__)
+
+#: Client frames larger than this are refused with close code 1009.
+MAX_FRAME_BYTES = 1024 * 1024
+CLOSE_INVALID_DATA = 1007
+CLOSE_POLICY = 1008
+CLOSE_INTERNAL = 1011
+CLOSE_GOING_AWAY = 1001
+
+
+@dataclass(eq=False)
+class _Transport:
+    ws: web.WebSocketResponse
+    conn: Connection
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    writer: Optional[asyncio.Task[None]] = None
+    superseded: bool = False
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def _close_reason(text: str) -> str:
+    """A WebSocket close reason must fit in 123 bytes."""
+    data = text.encode("utf-8")
+    return text if len(data) <= 123 else data[:120].decode("utf-8", "ignore") + "..."
+
+
+class WebSocketGateway:
+    """Serves ``/client/hubs/{hub}`` and ``/client/?hub=`` over a shared :class:`Core`."""
+
+    def __init__(self, core: Core, access_key: str, endpoint: str) -> None:
+        self.core = core
+        self.access_key = access_key
+        self.endpoint = endpoint
+        self._transports: dict[tuple[str, str], _Transport] = {}
+
+    # ------------------------------------------------------------------ handshake
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Entry point for every request under ``/client``."""
+        try:
+            return await self._handle(request)
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        except Exception:
+            log.exception("unexpected error while serving a WebSocket client")
+            return error_response(500, "InternalServerError", "The emulator hit an internal error.")
+
+    def _hub(self, request: web.Request) -> str:
+        raw_path = request.raw_path.split("?", 1)[0]
+        segments = [unquote(s) for s in raw_path.split("/")]
+        if len(segments) == 4 and segments[:3] == ["", "client", "hubs"]:
+            hub = segments[3]
+        elif segments in (["", "client"], ["", "client", ""]):
+            hub = request.query.get("hub", "")
+            if not hub:
+                raise ApiError(400, "BadRequest", "The query parameter 'hub' is required.")
+        else:
+            raise ApiError(404, "NotFound", "No such endpoint.")
+        try:
+            return validate_hub(hub)
+        except ValidationError as exc:
+            raise ApiError(400, "BadRequest", str(exc)) from None
+
+    @staticmethod
+    def _offered(request: web.Request) -> list[str]:
+        offered: list[str] = []
+        for header in request.headers.getall("Sec-WebSocket-Protocol", []):
+            offered.extend(p.strip() for p in header.split(",") if p.strip())
+        return offered
+
+    def _claims(self, request: web.Request, hub: str) -> dict[str, Any]:
+        token = request.query.get("access_token")
+        if not token:
+            header = request.headers.get("Authorization", "")
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() == "bearer":
+                token = value.strip()
+        if not token:
+            raise ApiError(401, "Unauthorized", "An access token is required (access_token query or bearer header).")
+        try:
+            claims = auth.decode_token(token, self.access_key)
+            auth.check_client_audience(
+                claims,
+                hub=hub,
+                request_scheme=request.scheme,
+                host_header=request.headers.get("Host"),
+                endpoint=self.endpoint,
+            )
+        except auth.AuthError as exc:
+            raise ApiError(401, "Unauthorized", str(exc)) from None
+        return claims
+
+    @staticmethod
+    def _identity(claims: dict[str, Any]) -> tuple[Optional[str], list[str], list[str]]:
+        subs = _as_list(claims.get("sub"))
+        if len(subs) > 1:
+            raise ApiError(401, "Unauthorized", "The access token carries more than one 'sub' claim.")
+        user_id = None if not subs or subs[0] is None else str(subs[0])
+        roles = [r for r in _as_list(claims.get("role")) if isinstance(r, str)]
+        groups = _as_list(claims.get("webpubsub.group")) + _as_list(claims.get("group"))
+        checked: list[str] = []
+        for group in groups:
+            if not isinstance(group, str):
+                raise ApiError(400, "BadRequest", "The token's group claim must hold strings.")
+            try:
+                checked.append(validate_group(group))
+            except ValidationError as exc:
+                raise ApiError(400, "BadRequest", str(exc)) from None
+        return (user_id or None), roles, checked
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        hub = self._hub(request)
+        offered = self._offered(request)
+        chosen = next((p for p in offered if p in SUPPORTED_PROTOCOLS), None)
+        probe = web.WebSocketResponse(protocols=(chosen,) if chosen else ())
+        if not probe.can_prepare(request).ok:
+            raise ApiError(400, "BadRequest", "A WebSocket upgrade request is expected here.")
+        conn_id = request.query.get("awps_connection_id")
+        recon_token = request.query.get("awps_reconnection_token")
+        if conn_id is not None or recon_token is not None:
+            return await self._recover(request, hub, chosen, conn_id or "", recon_token or "")
+        claims = self._claims(request, hub)
+        user_id, roles, groups = self._identity(claims)
+        try:
+            permissions = PermissionState(roles)
+        except RoleError as exc:
+            raise ApiError(400, "BadRequest", f"Invalid role in the access token: {exc}") from None
+        raw_mode, raw_group, raw_no_echo = "sendEvent", None, False
+        if chosen is None:
+            raw_mode, raw_group, raw_no_echo = self._raw_mode(request)
+        kind = {None: ConnectionKind.RAW, JSON_PROTOCOL: ConnectionKind.JSON, RELIABLE_PROTOCOL: ConnectionKind.RELIABLE}[
+            chosen
+        ]
+        ws = self._socket(chosen)
+        await ws.prepare(request)
+        conn = self.core.add_connection(
+            hub, user_id=user_id, kind=kind, permissions=permissions, subprotocol=chosen, groups=groups
+        )
+        conn.raw_mode, conn.raw_group, conn.raw_no_echo = raw_mode, raw_group, raw_no_echo
+        log.info("connection %s (user %s, %s) joined hub %s", conn.connection_id, user_id, chosen or "raw", hub)
+        return await self._serve(ws, conn)
+
+    @staticmethod
+    def _raw_mode(request: web.Request) -> tuple[str, Optional[str], bool]:
+        mode = request.query.get("webpubsub_mode", "sendEvent")
+        if mode.lower() == "sendevent":
+            return "sendEvent", None, False
+        if mode.lower() != "sendtogroup":
+            raise ApiError(400, "BadRequest", "webpubsub_mode must be 'sendEvent' or 'sendToGroup'.")
+        groups = request.query.getall("group", [])
+        if len(groups) != 1:
+            raise ApiError(400, "BadRequest", "webpubsub_mode=sendToGroup needs exactly one 'group' parameter.")
+        try:
+            group = validate_group(groups[0])
+        except ValidationError as exc:
+            raise ApiError(400, "BadRequest", str(exc)) from None
+        no_echo = request.query.get("noEcho", "false").lower() == "true"
+        return "sendToGroup", group, no_echo
+
+    @staticmethod
+    def _socket(chosen: Optional[str]) -> web.WebSocketResponse:
+        return web.WebSocketResponse(
+            protocols=(chosen,) if chosen else (), max_msg_size=MAX_FRAME_BYTES, autoping=True, compress=False
+        )
+
+    async def _recover(
+        self, request: web.Request, hub: str, chosen: Optional[str], conn_id: str, token: str
+    ) -> web.StreamResponse:
+        conn = self.core.recover(hub, conn_id, token) if conn_id and token else None
+        ws = self._socket(chosen)
+        await ws.prepare(request)
+        if conn is None:
+            log.info("recovery of connection %r in hub %s refused", conn_id[:64], hub)
+            if chosen is not None:
+                with contextlib.suppress(Exception):
+                    await ws.send_str(disconnected_message("The connection cannot be recovered."))
+            await ws.close(code=CLOSE_POLICY, message=b"Recovery failed")
+            return ws
+        old = self._transports.get((conn.hub, conn.connection_id))
+        if old is not None:
+            old.superseded = True
+            if old.writer is not None:
+                old.writer.cancel()
+            with contextlib.suppress(Exception):
+                await old.ws.close(code=CLOSE_GOING_AWAY, message=b"Replaced by a recovered connection")
+        log.info("connection %s in hub %s recovered", conn.connection_id, hub)
+        return await self._serve(ws, conn)
+
+    # ------------------------------------------------------------------ frames
+    async def _serve(self, ws: web.WebSocketResponse, conn: Connection) -> web.WebSocketResponse:
+        transport = _Transport(ws, conn)
+        key = (conn.hub, conn.connection_id)
+        self._transports[key] = transport
+        conn.wakeup = transport.ready.set
+        transport.writer = asyncio.get_running_loop().create_task(self._write(transport))
+        transport.ready.set()
+        try:
+            async for msg in ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    try:
+                        self._on_frame(conn, msg.data)
+                    except Exception:
+                        log.exception("failed to process a frame of %s", conn.connection_id)
+                        self.core.close(
+                            conn, code=CLOSE_INTERNAL, reason="Internal error.", close_reason="Internal error"
+                        )
+                    if conn.state is not ConnectionState.OPEN:
+                        break
+                elif msg.type is WSMsgType.ERROR:
+                    log.info("connection %s: transport error %s", conn.connection_id, ws.exception())
+                    if ws.close_code == 1009:
+                        self.core.close(conn, code=1009, reason="The frame is too large.")
+                    break
+        except ConnectionError:
+            log.info("connection %s: transport reset", conn.connection_id)
+        finally:
+            await self._finish(transport)
+        return ws
+
+    async def _finish(self, transport: _Transport) -> None:
+        conn = transport.conn
+        if conn.state is ConnectionState.CLOSING and not transport.superseded and transport.writer is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(transport.writer), timeout=10)
+            self.core.finished(conn)
+        self._lost(transport)
+
+    def _lost(self, transport: _Transport) -> None:
+        conn = transport.conn
+        if transport.writer is not None and not transport.writer.done():
+            transport.writer.cancel()
+        key = (conn.hub, conn.connection_id)
+        if self._transports.get(key) is transport:
+            del self._transports[key]
+        if transport.superseded:
+            return
+        if conn.state is ConnectionState.OPEN:
+            held = self.core.transport_lost(conn)
+            log.info("connection %s %s", conn.connection_id, "held for recovery" if held else "disconnected")
+        elif conn.state is ConnectionState.CLOSING:
+            self.core.finished(conn)
+
+    async def _write(self, transport: _Transport) -> None:
+        ws, conn = transport.ws, transport.conn
+        try:
+            while not transport.superseded:
+                frame = self.core.next_frame(conn)
+                if frame is None:
+                    if conn.state not in (ConnectionState.OPEN, ConnectionState.CLOSING):
+                        return
+                    await transport.ready.wait()
+                    transport.ready.clear()
+                    continue
+                if isinstance(frame, CloseFrame):
+                    await ws.close(code=frame.code, message=_close_reason(frame.reason).encode("utf-8"))
+                    self.core.finished(conn)
+                    return
+                if isinstance(frame, str):
+                    await ws.send_str(frame)
+                else:
+                    await ws.send_bytes(frame)
+        except (ConnectionError, RuntimeError) as exc:
+            log.info("connection %s: write failed (%s)", conn.connection_id, type(exc).__name__)
+            # the reader notices the broken transport and decides what happens next
+
+    def _on_frame(self, conn: Connection, data: Union[str, bytes]) -> None:
+        if conn.kind is ConnectionKind.RAW:
+            self._on_raw_frame(conn, data)
+            return
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError:
+                self._protocol_error(conn, "A binary frame must hold UTF-8 JSON.")
+                return
+        try:
+            req = parse_client_message(data)
+        except MalformedMessage as exc:
+            self._protocol_error(conn, f"Invalid message: {exc}.")
+            return
+        self._on_request(conn, req)
+
+    def _protocol_error(self, conn: Connection, reason: str) -> None:
+        log.info("connection %s refused: %s", conn.connection_id, reason)
+        self.core.close(conn, code=CLOSE_INVALID_DATA, reason=reason, close_reason=reason)
+
+    def _on_raw_frame(self, conn: Connection, data: Union[str, bytes]) -> None:
+        if conn.raw_mode == "sendToGroup" and conn.raw_group is not None:
+            group = conn.raw_group
+            if not conn.permissions.allows(SEND_TO_GROUP, group):
+                log.info("connection %s has no permission to send to %r; frame dropped", conn.connection_id, group)
+                return
+            payload = Payload.text(data) if isinstance(data, str) else Payload.binary(data)
+            targets = self.core.targets_group(conn.hub, group)
+            if conn.raw_no_echo:
+                targets = [t for t in targets if t is not conn]
+            self.core.deliver(targets, payload, group=group, from_user_id=conn.user_id)
+            return
+        # sendEvent mode: the frame is the upstream `message` event; without an event handler the service drops the
+        # connection (close 1011).
+        log.info("connection %s: no event handler is configured for hub %s; closing", conn.connection_id, conn.hub)
+        self.core.close(
+            conn,
+            code=CLOSE_INTERNAL,
+            reason="No event handler is configured for this hub.",
+            close_reason="No event handler is configured for this hub",
+        )
+
+    def _on_request(self, conn: Connection, req: ClientRequest) -> None:
+        core = self.core
+        if req.type == "ping":
+            core.send_control(conn, dumps({"type": "pong"}))
+            return
+        if req.type == "sequenceAck":
+            if conn.kind is ConnectionKind.RELIABLE and req.sequence_id is not None:
+                core.sequence_ack(conn, req.sequence_id)
+            else:
+                log.info("connection %s: sequenceAck ignored on a non-reliable connection", conn.connection_id)
+            return
+        if req.type not in ("joinGroup", "leaveGroup", "sendToGroup", "event"):
+            log.info("connection %s: unknown message type %r ignored", conn.connection_id, req.type[:64])
+            return
+        if core.is_duplicate(conn, req.ack_id):
+            return
+        if req.bad_request is not None:
+            core.ack(conn, req.ack_id, ("BadRequest", req.bad_request))
+            return
+        if req.group is not None:
+            try:
+                validate_group(req.group)
+            except ValidationError as exc:
+                core.ack(conn, req.ack_id, ("BadRequest", str(exc)))
+                return
+        error: Optional[tuple[str, str]]
+        if req.type == "joinGroup":
+            assert req.group is not None
+            error = core.client_join(conn, req.group)
+        elif req.type == "leaveGroup":
+            assert req.group is not None
+            error = core.client_leave(conn, req.group)
+        elif req.type == "sendToGroup":
+            assert req.group is not None and req.payload is not None
+            error = core.client_send_to_group(
+                conn,
+                req.group,
+                req.payload,
+                no_echo=req.no_echo,
+                ttl_seconds=req.ttl_seconds,
+                metadata=req.metadata,
+            )
+        else:
+            log.info("connection %s: event %r dropped, no event handler is configured", conn.connection_id, req.event)
+            error = ("InternalServerError", f"No event handler is configured for hub '{conn.hub}'.")
+        core.ack(conn, req.ack_id, error)
+
+    # ------------------------------------------------------------------ shutdown
+    async def close_all(self) -> None:
+        """Close every socket (server shutdown)."""
+        for transport in list(self._transports.values()):
+            transport.superseded = True
+            if transport.writer is not None:
+                transport.writer.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    transport.ws.close(code=CLOSE_GOING_AWAY, message=b"The emulator is shutting down"), timeout=2
+                )
+        self._transports.clear()
