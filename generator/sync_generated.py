@@ -65,11 +65,11 @@ def check(generated: dict[Path, Path], committed: dict[Path, Path]) -> int:
             continue
         if rel not in committed:
             problems += 1
-            print(f"MISSING  {rel}  (generated from the spec but not committed)")
+            print(f"MISSING  {rel}  (generated from the spec but absent from the package)")
             continue
         if rel not in generated:
             problems += 1
-            print(f"EXTRA    {rel}  (committed but no longer generated; not a known hand-written file)")
+            print(f"EXTRA    {rel}  (in the package but not generated, and not a known hand-written file)")
             continue
         new, old = generated[rel].read_bytes(), committed[rel].read_bytes()
         if new != old:
