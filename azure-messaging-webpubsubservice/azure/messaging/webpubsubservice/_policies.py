@@ -1,0 +1,188 @@
+# Copyright (c) 2026 The webpubsub-python authors. Licensed under the MIT License.
+"""Pipeline policies of the Web PubSub clients.
+
+Both are :class:`~azure.core.pipeline.policies.SansIOHTTPPolicy` subclasses, so the same class serves the sync and
+the async pipeline.
+"""
+
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from azure.core.credentials import AzureKeyCredential
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import NetworkTraceLoggingPolicy, ProxyPolicy, SansIOHTTPPolicy
+
+from ._sansio import apply_port, origin_to_proxy, proxy_to_origin, sign_rest_token, validate_hub
+
+__all__ = ["JwtCredentialPolicy", "RedactingNetworkTraceLoggingPolicy", "ReverseProxyPolicy", "client_settings"]
+
+
+class JwtCredentialPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Authenticate each request with a JWT signed by the access key.
+
+    The token's ``aud`` is the full request URL (query included) as it is sent, mapped back to the service endpoint
+    when a reverse proxy is configured; ``exp`` is 60 seconds ahead. The policy sits after the retry policy, so every
+    attempt is signed afresh, and it reads the key on every request, so
+    :meth:`~azure.core.credentials.AzureKeyCredential.update` takes effect immediately.
+
+    :param credential: The access key.
+    :type credential: ~azure.core.credentials.AzureKeyCredential
+    :keyword user: When given, the token carries it as the name claim.
+    :paramtype user: str or None
+    :keyword origin_endpoint: The service endpoint; needed with ``reverse_proxy_endpoint``.
+    :paramtype origin_endpoint: str or None
+    :keyword reverse_proxy_endpoint: The reverse-proxy endpoint the requests are sent to, if any.
+    :paramtype reverse_proxy_endpoint: str or None
+    """
+
+    def __init__(
+        self,
+        credential: AzureKeyCredential,
+        *,
+        user: Optional[str] = None,
+        origin_endpoint: Optional[str] = None,
+        reverse_proxy_endpoint: Optional[str] = None,
+    ) -> None:
+        super().__init__()
+        self._credential = credential
+        self._user = user
+        self._origin_endpoint = origin_endpoint
+        self._reverse_proxy_endpoint = reverse_proxy_endpoint
+
+    def audience(self, url: str) -> str:
+        """Return the ``aud`` claim for a request URL.
+
+        :param str url: The URL the request is sent to.
+        :return: The URL naming the service.
+        :rtype: str
+        """
+        if self._origin_endpoint and self._reverse_proxy_endpoint:
+            return proxy_to_origin(url, self._origin_endpoint, self._reverse_proxy_endpoint)
+        return url
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        """Sign the request and set its ``Authorization`` header.
+
+        :param request: The pipeline request.
+        :type request: ~azure.core.pipeline.PipelineRequest
+        """
+        http_request = request.http_request
+        token = sign_rest_token(self.audience(http_request.url), self._credential.key, user=self._user)
+        http_request.headers["Authorization"] = "Bearer " + token
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(user={self._user!r})"
+
+
+class ReverseProxyPolicy(ProxyPolicy):  # type: ignore[type-arg]
+    """Send requests to a reverse proxy (such as Azure API Management) that fronts the service.
+
+    It keeps azure-core's :class:`~azure.core.pipeline.policies.ProxyPolicy` behaviour (the ``proxies`` option) and
+    then replaces the service endpoint at the start of the request URL with the proxy endpoint. The rest of the path
+    and the query are left untouched.
+
+    :param str origin_endpoint: The service endpoint.
+    :param str reverse_proxy_endpoint: The reverse-proxy endpoint.
+    :keyword proxies: Forwarded to :class:`~azure.core.pipeline.policies.ProxyPolicy`.
+    :paramtype proxies: dict[str, str] or None
+    """
+
+    def __init__(self, origin_endpoint: str, reverse_proxy_endpoint: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._origin_endpoint = origin_endpoint
+        self._reverse_proxy_endpoint = reverse_proxy_endpoint
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        """Apply azure-core's proxy settings, then rewrite the URL prefix to the proxy.
+
+        :param request: The pipeline request.
+        :type request: ~azure.core.pipeline.PipelineRequest
+        """
+        super().on_request(request)
+        http_request = request.http_request
+        http_request.url = origin_to_proxy(http_request.url, self._origin_endpoint, self._reverse_proxy_endpoint)
+
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
+
+
+class RedactingNetworkTraceLoggingPolicy(NetworkTraceLoggingPolicy):  # type: ignore[type-arg]
+    """azure-core's network trace logging (``logging_enable=True``), with credentials redacted.
+
+    The plain policy logs request headers verbatim, which would put the REST JWT or the Entra token into the logs.
+    This one shows ``Authorization`` and ``Proxy-Authorization`` as ``REDACTED``; the request sent is unchanged.
+
+    :keyword bool logging_enable: Log every request and response of the client. Default False; a per-call
+        ``logging_enable`` overrides it.
+    """
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        """Log the request (when enabled) with its credential headers redacted.
+
+        :param request: The pipeline request.
+        :type request: ~azure.core.pipeline.PipelineRequest
+        """
+        headers = request.http_request.headers
+        saved = {name: headers[name] for name in list(headers.keys()) if name.lower() in _SECRET_HEADERS}
+        for name in saved:
+            headers[name] = "REDACTED"
+        try:
+            super().on_request(request)
+        finally:
+            for name, value in saved.items():
+                headers[name] = value
+
+
+def client_settings(endpoint: Any, hub: Any, credential: Any, kwargs: Mapping[str, Any]) -> Tuple[str, Dict[str, Any]]:
+    """Validate the constructor arguments and install the SDK's policies; shared by the sync and async client.
+
+    * The hub must match the service's naming rule.
+    * ``port`` is applied to the endpoint (and removed); trailing ``/`` are removed.
+    * With an :class:`~azure.core.credentials.AzureKeyCredential`, the :class:`JwtCredentialPolicy` becomes the
+      authentication policy. The key credential owns authentication, so also passing ``authentication_policy`` is an
+      error rather than being silently ignored. With a token credential, the generated configuration installs
+      azure-core's bearer-token policy (or uses the caller's ``authentication_policy``).
+    * ``reverse_proxy_endpoint`` installs the :class:`ReverseProxyPolicy` as ``proxy_policy``, unless the caller
+      supplies ``proxy_policy`` themselves.
+    * The network trace logging policy (``logging_enable``) redacts credential headers, unless the caller supplies
+      ``logging_policy``.
+
+    :param str endpoint: The service endpoint.
+    :param str hub: The hub.
+    :param credential: The credential.
+    :type credential: ~azure.core.credentials.AzureKeyCredential or ~azure.core.credentials.TokenCredential
+    :param kwargs: The constructor's keyword arguments; not modified.
+    :type kwargs: ~collections.abc.Mapping
+    :return: The endpoint to use and the keyword arguments for the generated client.
+    :rtype: tuple[str, dict[str, any]]
+    :raises ValueError: If the hub, endpoint or port is invalid, or ``authentication_policy`` is combined with a key.
+    :raises TypeError: If the credential is of an unsupported type.
+    """
+    validate_hub(hub)
+    if not isinstance(endpoint, str) or not endpoint.strip():
+        raise ValueError("The endpoint must be a non-empty str such as https://<name>.webpubsub.azure.com")
+    rest = dict(kwargs)
+    origin = apply_port(endpoint.strip(), rest.pop("port", None))
+    proxy: Optional[str] = rest.pop("reverse_proxy_endpoint", None)
+    if proxy:
+        proxy = proxy.strip().rstrip("/")
+    user: Optional[str] = rest.pop("user", None)
+    if credential is None:
+        raise ValueError("A credential is required: an AzureKeyCredential or a token credential")
+    if isinstance(credential, AzureKeyCredential):
+        if rest.get("authentication_policy") is not None:
+            raise ValueError(
+                "authentication_policy cannot be combined with an AzureKeyCredential: the key credential signs "
+                "every request itself. Pass a token credential to use a custom authentication policy."
+            )
+        rest["authentication_policy"] = JwtCredentialPolicy(
+            credential, user=user, origin_endpoint=origin, reverse_proxy_endpoint=proxy
+        )
+    elif not (hasattr(credential, "get_token") or hasattr(credential, "get_token_info")):
+        raise TypeError(
+            f"Unsupported credential type {type(credential).__name__}: use an AzureKeyCredential or a token credential"
+        )
+    if rest.get("logging_policy") is None:
+        rest["logging_policy"] = RedactingNetworkTraceLoggingPolicy(logging_enable=bool(rest.get("logging_enable")))
+    if proxy and rest.get("proxy_policy") is None:
+        rest["proxy_policy"] = ReverseProxyPolicy(origin, proxy, proxies=rest.get("proxies"))
+    return origin, rest
