@@ -194,7 +194,7 @@ def parse_client_message(frame: Union[str, bytes]) -> ClientRequest:
         _payload(obj, req)
     elif kind == "sequenceAck":
         seq = obj.get("sequenceId")
-        if not _is_int(seq) or seq < 0:
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
             raise MalformedMessage("'sequenceAck' requires a non-negative integer 'sequenceId'")
         req.sequence_id = seq
     return req

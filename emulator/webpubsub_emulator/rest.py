@@ -249,7 +249,9 @@ class RestApi:
         mime = mime.strip().lower()
         if mime not in _SEND_TYPES:
             raise ApiError(
-                415, "UnsupportedMediaType", "The Content-Type must be application/json, text/plain or application/octet-stream."
+                415,
+                "UnsupportedMediaType",
+                "The Content-Type must be application/json, text/plain or application/octet-stream.",
             )
         if mime == "application/octet-stream":
             return Payload.binary(body)

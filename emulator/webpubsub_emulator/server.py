@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 DEFAULT_ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 _TICK_SECONDS = 1.0
 
+CORE_KEY = web.AppKey("core", Core)
+REST_KEY = web.AppKey("rest", RestApi)
+GATEWAY_KEY = web.AppKey("gateway", WebSocketGateway)
+
 
 def _format_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
@@ -35,12 +39,12 @@ def create_app(core: Core, access_key: str, endpoint: str) -> web.Application:
     rest = RestApi(core, access_key, endpoint)
     gateway = WebSocketGateway(core, access_key, endpoint)
     app = web.Application(client_max_size=2 * 1024 * 1024)
-    app["core"] = core
-    app["rest"] = rest
-    app["gateway"] = gateway
-    app.router.add_route("*", "/api/{tail:.*}", rest.handle)
+    app[CORE_KEY] = core
+    app[REST_KEY] = rest
+    app[GATEWAY_KEY] = gateway
+    app.router.add_route("*", "/api/{tail:[\\s\\S]*}", rest.handle)
     app.router.add_route("*", "/client", gateway.handle)
-    app.router.add_route("*", "/client/{tail:.*}", gateway.handle)
+    app.router.add_route("*", "/client/{tail:[\\s\\S]*}", gateway.handle)
 
     async def on_shutdown(_app: web.Application) -> None:
         await gateway.close_all()
@@ -121,8 +125,8 @@ class Emulator:
             if isinstance(address, tuple) and len(address) >= 2:
                 self.port = int(address[1])
                 break
-        app["rest"].endpoint = self.endpoint
-        app["gateway"].endpoint = self.endpoint
+        app[REST_KEY].endpoint = self.endpoint
+        app[GATEWAY_KEY].endpoint = self.endpoint
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
         log.info("emulator listening on %s", self.endpoint)
 

@@ -68,13 +68,13 @@ def validate_api_version(value: Optional[str]) -> str:
     if not value:
         raise ValidationError("The query parameter 'api-version' is required.")
     if value not in API_VERSIONS:
-        raise ValidationError(
-            f"Unsupported api-version '{value[:40]}'. Supported versions: {', '.join(API_VERSIONS)}."
-        )
+        raise ValidationError(f"Unsupported api-version '{value[:40]}'. Supported versions: {', '.join(API_VERSIONS)}.")
     return value
 
 
-def parse_int(value: Optional[str], *, name: str, minimum: int, maximum: int, default: Optional[int] = None) -> Optional[int]:
+def parse_int(
+    value: Optional[str], *, name: str, minimum: int, maximum: int, default: Optional[int] = None
+) -> Optional[int]:
     """Parse an integer query parameter and check its range; ``None`` (absent) gives ``default``."""
     if value is None:
         return default

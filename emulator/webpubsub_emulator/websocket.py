@@ -171,9 +171,11 @@ class WebSocketGateway:
         raw_mode, raw_group, raw_no_echo = "sendEvent", None, False
         if chosen is None:
             raw_mode, raw_group, raw_no_echo = self._raw_mode(request)
-        kind = {None: ConnectionKind.RAW, JSON_PROTOCOL: ConnectionKind.JSON, RELIABLE_PROTOCOL: ConnectionKind.RELIABLE}[
-            chosen
-        ]
+        kind = {
+            None: ConnectionKind.RAW,
+            JSON_PROTOCOL: ConnectionKind.JSON,
+            RELIABLE_PROTOCOL: ConnectionKind.RELIABLE,
+        }[chosen]
         ws = self._socket(chosen)
         await ws.prepare(request)
         conn = self.core.add_connection(
