@@ -11,7 +11,7 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import NetworkTraceLoggingPolicy, ProxyPolicy, SansIOHTTPPolicy
 
-from ._sansio import apply_port, origin_to_proxy, proxy_to_origin, sign_rest_token, validate_hub
+from ._sansio import apply_port, is_http_url, origin_to_proxy, proxy_to_origin, sign_rest_token, validate_hub
 
 __all__ = ["JwtCredentialPolicy", "RedactingNetworkTraceLoggingPolicy", "ReverseProxyPolicy", "client_settings"]
 
@@ -73,7 +73,7 @@ class JwtCredentialPolicy(SansIOHTTPPolicy[Any, Any]):
         return f"{type(self).__name__}(user={self._user!r})"
 
 
-class ReverseProxyPolicy(ProxyPolicy):  # type: ignore[type-arg]
+class ReverseProxyPolicy(ProxyPolicy):
     """Send requests to a reverse proxy (such as Azure API Management) that fronts the service.
 
     It keeps azure-core's :class:`~azure.core.pipeline.policies.ProxyPolicy` behaviour (the ``proxies`` option) and
@@ -105,7 +105,7 @@ class ReverseProxyPolicy(ProxyPolicy):  # type: ignore[type-arg]
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
 
-class RedactingNetworkTraceLoggingPolicy(NetworkTraceLoggingPolicy):  # type: ignore[type-arg]
+class RedactingNetworkTraceLoggingPolicy(NetworkTraceLoggingPolicy):
     """azure-core's network trace logging (``logging_enable=True``), with credentials redacted.
 
     The plain policy logs request headers verbatim, which would put the REST JWT or the Entra token into the logs.
@@ -158,12 +158,16 @@ def client_settings(endpoint: Any, hub: Any, credential: Any, kwargs: Mapping[st
     :raises TypeError: If the credential is of an unsupported type.
     """
     validate_hub(hub)
-    if not isinstance(endpoint, str) or not endpoint.strip():
-        raise ValueError("The endpoint must be a non-empty str such as https://<name>.webpubsub.azure.com")
+    if not isinstance(endpoint, str) or not is_http_url(endpoint.strip()):
+        raise ValueError(
+            "The endpoint must be an absolute http:// or https:// URL such as https://<name>.webpubsub.azure.com"
+        )
     rest = dict(kwargs)
     origin = apply_port(endpoint.strip(), rest.pop("port", None))
     proxy: Optional[str] = rest.pop("reverse_proxy_endpoint", None)
     if proxy:
+        if not isinstance(proxy, str) or not is_http_url(proxy.strip()):
+            raise ValueError("reverse_proxy_endpoint must be an absolute http:// or https:// URL")
         proxy = proxy.strip().rstrip("/")
     user: Optional[str] = rest.pop("user", None)
     if credential is None:

@@ -34,6 +34,7 @@ __all__ = [
     "encode_message",
     "group_member_page",
     "groups_request_body",
+    "is_http_url",
     "join_endpoint",
     "local_client_token",
     "next_link_url",
@@ -134,6 +135,17 @@ def apply_port(endpoint: str, port: Optional[Union[int, str]]) -> str:
             raise ValueError("The port conflicts with the port already present in the endpoint")
         return endpoint
     return urlunsplit(parts._replace(netloc=f"{parts.netloc}:{number}"))
+
+
+def is_http_url(url: str) -> bool:
+    """Tell whether a string is an absolute ``http://`` or ``https://`` URL with a host.
+
+    :param str url: The string.
+    :return: True for an absolute HTTP(S) URL.
+    :rtype: bool
+    """
+    parts = urlsplit(url)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 def join_endpoint(endpoint: str, url: str) -> str:

@@ -148,7 +148,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
     """The operations of :class:`~azure.messaging.webpubsubservice.WebPubSubServiceClient`."""
 
     @distributed_trace
-    def send_to_all(  # type: ignore[override]
+    def send_to_all(
         self,
         message: Message,
         *,
@@ -180,10 +180,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return super().send_to_all(body, excluded=excluded, filter=filter, **rest)  # type: ignore[func-returns-value]
+        return super().send_to_all(body, excluded=excluded, filter=filter, **rest)
 
     @distributed_trace
-    def send_to_user(  # type: ignore[override]
+    def send_to_user(
         self,
         user_id: str,
         message: Message,
@@ -210,10 +210,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return super().send_to_user(user_id, body, filter=filter, **rest)  # type: ignore[func-returns-value]
+        return super().send_to_user(user_id, body, filter=filter, **rest)
 
     @distributed_trace
-    def send_to_group(  # type: ignore[override]
+    def send_to_group(
         self,
         group: str,
         message: Message,
@@ -243,12 +243,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return super().send_to_group(  # type: ignore[func-returns-value]
-            group, body, excluded=excluded, filter=filter, **rest
-        )
+        return super().send_to_group(group, body, excluded=excluded, filter=filter, **rest)
 
     @distributed_trace
-    def send_to_connection(  # type: ignore[override]
+    def send_to_connection(
         self,
         connection_id: str,
         message: Message,
@@ -272,7 +270,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return super().send_to_connection(connection_id, body, **rest)  # type: ignore[func-returns-value]
+        return super().send_to_connection(connection_id, body, **rest)
 
     @distributed_trace
     def add_connections_to_groups(  # type: ignore[override]
@@ -298,7 +296,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         if request is None:
             raise TypeError("add_connections_to_groups() missing the 'groups' argument")
         body = groups_request_body(request, filter, "groups")
-        return super().add_connections_to_groups(body, **kwargs)  # type: ignore[func-returns-value]
+        return super().add_connections_to_groups(body, **kwargs)
 
     @distributed_trace
     def remove_connections_from_groups(  # type: ignore[override]
@@ -324,7 +322,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         if request is None:
             raise TypeError("remove_connections_from_groups() missing the 'groups' argument")
         body = groups_request_body(request, filter, "groups")
-        return super().remove_connections_from_groups(body, **kwargs)  # type: ignore[func-returns-value]
+        return super().remove_connections_from_groups(body, **kwargs)
 
     @distributed_trace
     def get_service_status(self, **kwargs: Any) -> bool:
@@ -416,7 +414,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         return self.list_connections(group, top=top, **kwargs)
 
     @distributed_trace
-    def get_client_access_token(  # type: ignore[override]
+    def get_client_access_token(
         self,
         *,
         user_id: Optional[str] = None,
@@ -450,7 +448,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the token request.
         """
         protocol = normalize_client_protocol(client_protocol)
-        credential = self._config.credential
+        credential: Any = self._config.credential
         if is_key_credential(credential):
             return local_client_token(
                 self._config.endpoint,

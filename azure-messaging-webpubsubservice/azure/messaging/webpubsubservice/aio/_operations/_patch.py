@@ -51,7 +51,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
     """The operations of :class:`~azure.messaging.webpubsubservice.WebPubSubServiceClient`."""
 
     @distributed_trace_async
-    async def send_to_all(  # type: ignore[override]
+    async def send_to_all(
         self,
         message: Message,
         *,
@@ -83,10 +83,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await super().send_to_all(body, excluded=excluded, filter=filter, **rest)  # type: ignore[func-returns-value]
+        return await super().send_to_all(body, excluded=excluded, filter=filter, **rest)
 
     @distributed_trace_async
-    async def send_to_user(  # type: ignore[override]
+    async def send_to_user(
         self,
         user_id: str,
         message: Message,
@@ -113,10 +113,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await super().send_to_user(user_id, body, filter=filter, **rest)  # type: ignore[func-returns-value]
+        return await super().send_to_user(user_id, body, filter=filter, **rest)
 
     @distributed_trace_async
-    async def send_to_group(  # type: ignore[override]
+    async def send_to_group(
         self,
         group: str,
         message: Message,
@@ -146,12 +146,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await super().send_to_group(  # type: ignore[func-returns-value]
-            group, body, excluded=excluded, filter=filter, **rest
-        )
+        return await super().send_to_group(group, body, excluded=excluded, filter=filter, **rest)
 
     @distributed_trace_async
-    async def send_to_connection(  # type: ignore[override]
+    async def send_to_connection(
         self,
         connection_id: str,
         message: Message,
@@ -175,7 +173,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await super().send_to_connection(connection_id, body, **rest)  # type: ignore[func-returns-value]
+        return await super().send_to_connection(connection_id, body, **rest)
 
     @distributed_trace_async
     async def add_connections_to_groups(  # type: ignore[override]
@@ -201,7 +199,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         if request is None:
             raise TypeError("add_connections_to_groups() missing the 'groups' argument")
         body = groups_request_body(request, filter, "groups")
-        return await super().add_connections_to_groups(body, **kwargs)  # type: ignore[func-returns-value]
+        return await super().add_connections_to_groups(body, **kwargs)
 
     @distributed_trace_async
     async def remove_connections_from_groups(  # type: ignore[override]
@@ -227,7 +225,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         if request is None:
             raise TypeError("remove_connections_from_groups() missing the 'groups' argument")
         body = groups_request_body(request, filter, "groups")
-        return await super().remove_connections_from_groups(body, **kwargs)  # type: ignore[func-returns-value]
+        return await super().remove_connections_from_groups(body, **kwargs)
 
     @distributed_trace_async
     async def get_service_status(self, **kwargs: Any) -> bool:
@@ -319,7 +317,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         return self.list_connections(group, top=top, **kwargs)
 
     @distributed_trace_async
-    async def get_client_access_token(  # type: ignore[override]
+    async def get_client_access_token(
         self,
         *,
         user_id: Optional[str] = None,
@@ -353,7 +351,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the token request.
         """
         protocol = normalize_client_protocol(client_protocol)
-        credential = self._config.credential
+        credential: Any = self._config.credential
         if is_key_credential(credential):
             return local_client_token(
                 self._config.endpoint,
