@@ -8,6 +8,7 @@ import jwt
 import pytest
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+from azure.core.rest import HttpRequest
 
 from .conftest import (
     ACCESS_KEY,
@@ -126,6 +127,20 @@ async def test_reverse_proxy_gets_the_request_and_aud_names_the_origin(sdk) -> N
     assert sent.query["filter"] == [f"userId eq '{origin}'"]
     expected_aud = origin + sent.url[len("https://proxy.example.com/wps") :]
     check_rest_claims(decode_rest_jwt(sent, aud=expected_aud))
+
+
+async def test_reverse_proxy_rewrites_only_the_url_prefix(sdk) -> None:
+    origin = "https://origin.webpubsub.azure.com"
+    client = sdk.client(endpoint=origin, reverse_proxy_endpoint="https://proxy.example.com/wps/")
+    sdk.script(200)
+    # an absolute URL through send_request can carry the origin unencoded in its query; that part must survive
+    tail = f"/api/health?next={origin}/api/x&api-version={API_VERSION}"
+
+    await sdk.call(client.send_request, HttpRequest("HEAD", origin + tail))
+
+    sent = sdk.recorder.only
+    assert sent.url == "https://proxy.example.com/wps" + tail
+    decode_rest_jwt(sent, aud=origin + tail)
 
 
 async def test_reverse_proxy_applies_to_next_links_too(sdk) -> None:

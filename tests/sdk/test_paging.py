@@ -78,6 +78,19 @@ async def test_list_connections_sends_no_paging_query_when_none_is_given(sdk) ->
     assert sdk.recorder.only.path == f"/api/hubs/{HUB}/groups/g1/connections"
 
 
+async def test_list_connections_passes_continuation_token_parameter_through(sdk) -> None:
+    client = sdk.client()
+    sdk.script(Reply(200, {"value": []}))
+
+    await sdk.collect(client.list_connections(group="g1", continuation_token_parameter="tok 0", maxpagesize=3))
+
+    assert sdk.recorder.only.query == {
+        "continuationToken": ["tok 0"],
+        "maxpagesize": ["3"],
+        "api-version": [API_VERSION],
+    }
+
+
 async def test_list_connections_returns_a_pager_without_sending_anything_yet(sdk) -> None:
     client = sdk.client()
 
