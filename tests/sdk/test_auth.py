@@ -243,6 +243,20 @@ async def test_per_call_logging_enable_never_logs_an_entra_token(sdk, caplog) ->
     assert "entra-secret-token-value" not in caplog.text
 
 
+async def test_logging_enable_never_logs_a_client_token_minted_by_the_service(sdk, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = sdk.client(credential=sdk.token_credential("entra-secret-token-value"), logging_enable=True)
+    minted = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.minted-client-token-signature"
+    sdk.script(Reply(200, {"token": minted}))
+
+    result = await sdk.call(client.get_client_access_token, user_id="u1")
+
+    assert result["token"] == minted
+    assert caplog.records
+    assert "entra-secret-token-value" not in caplog.text
+    assert minted not in caplog.text
+
+
 async def test_exceptions_never_carry_the_bearer_token(sdk) -> None:
     client = sdk.client()
     sdk.script(Reply(403, {"code": "Forbidden", "message": "no"}))
