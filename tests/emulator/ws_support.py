@@ -1,0 +1,250 @@
+"""Helpers for the WebSocket protocol tests: REST calls signed by hand, WebSocket receive helpers.
+
+Deliberately independent of the SDK: REST calls are signed here with pyjwt (HS256, keyed with the access key, ``aud`` =
+the full request URL) and WebSocket clients are plain aiohttp clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from urllib.parse import quote, urlencode
+
+import aiohttp
+import jwt
+import yarl
+
+__all__ = [
+    "API_VERSION",
+    "JSON",
+    "RELIABLE",
+    "Rest",
+    "client_token",
+    "drop_transport",
+    "expect_close",
+    "expect_handshake_status",
+    "expect_silence",
+    "recv",
+    "recv_json",
+    "seg",
+]
+
+API_VERSION = "2024-12-01"
+JSON = "json.webpubsub.azure.v1"
+RELIABLE = "json.reliable.webpubsub.azure.v1"
+TIMEOUT = 3.0
+
+
+def seg(value: str) -> str:
+    """Percent-encode one path segment (``/`` included)."""
+    return quote(value, safe="")
+
+
+def client_token(
+    endpoint: str, key: str, hub: str, *, lifetime: float = 600, extra: Optional[Dict[str, Any]] = None, **claims: Any
+) -> str:
+    """Mint a client access token like the SDKs do: ``aud`` = http endpoint + ``/client/hubs/<hub>``.
+
+    ``extra`` holds claims whose names are not Python identifiers (``webpubsub.group``).
+    """
+    payload: Dict[str, Any] = {"aud": f"{endpoint}/client/hubs/{hub}", "exp": int(time.time() + lifetime)}
+    payload.update(claims)
+    payload.update(extra or {})
+    return jwt.encode(payload, key, algorithm="HS256")
+
+
+class Rest:
+    """A tiny REST client for the emulator that signs every request itself."""
+
+    def __init__(self, session: aiohttp.ClientSession, endpoint: str, key: str, hub: str) -> None:
+        self.session = session
+        self.endpoint = endpoint
+        self.key = key
+        self.hub = hub
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Iterable[Tuple[str, str]] = (),
+        body: Optional[bytes] = None,
+        content_type: Optional[str] = None,
+    ) -> Tuple[int, bytes]:
+        """Send ``method`` to ``/api/hubs/<hub><path>``; return (status, body)."""
+        q: List[Tuple[str, str]] = [*query, ("api-version", API_VERSION)]
+        url = f"{self.endpoint}/api/hubs/{seg(self.hub)}{path}?{urlencode(q, quote_via=quote)}"
+        token = jwt.encode({"aud": url, "exp": int(time.time()) + 60}, self.key, algorithm="HS256")
+        headers = {"Authorization": f"Bearer {token}"}
+        skip: Sequence[str] = ()
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        elif body is not None:
+            skip = ("Content-Type",)
+        async with self.session.request(
+            method, yarl.URL(url, encoded=True), data=body, headers=headers, skip_auto_headers=skip
+        ) as resp:
+            return resp.status, await resp.read()
+
+    @staticmethod
+    def _targets(excluded: Sequence[str], filter: Optional[str]) -> List[Tuple[str, str]]:
+        query = [("excluded", c) for c in excluded]
+        if filter is not None:
+            query.append(("filter", filter))
+        return query
+
+    async def send_to_all(
+        self,
+        body: bytes,
+        content_type: Optional[str] = "text/plain",
+        *,
+        excluded: Sequence[str] = (),
+        filter: Optional[str] = None,
+    ) -> int:
+        status, _ = await self.call(
+            "POST", "/:send", query=self._targets(excluded, filter), body=body, content_type=content_type
+        )
+        return status
+
+    async def send_to_group(
+        self,
+        group: str,
+        body: bytes,
+        content_type: Optional[str] = "text/plain",
+        *,
+        excluded: Sequence[str] = (),
+        filter: Optional[str] = None,
+    ) -> int:
+        status, _ = await self.call(
+            "POST",
+            f"/groups/{seg(group)}/:send",
+            query=self._targets(excluded, filter),
+            body=body,
+            content_type=content_type,
+        )
+        return status
+
+    async def send_to_user(self, user: str, body: bytes, content_type: Optional[str] = "text/plain") -> int:
+        status, _ = await self.call("POST", f"/users/{seg(user)}/:send", body=body, content_type=content_type)
+        return status
+
+    async def send_to_connection(self, conn: str, body: bytes, content_type: Optional[str] = "text/plain") -> int:
+        status, _ = await self.call("POST", f"/connections/{seg(conn)}/:send", body=body, content_type=content_type)
+        return status
+
+    async def close_connection(self, conn: str, reason: Optional[str] = None) -> int:
+        query = [("reason", reason)] if reason is not None else []
+        status, _ = await self.call("DELETE", f"/connections/{seg(conn)}", query=query)
+        return status
+
+    async def close_all(self, reason: Optional[str] = None, excluded: Sequence[str] = ()) -> int:
+        query = [("excluded", c) for c in excluded]
+        if reason is not None:
+            query.append(("reason", reason))
+        status, _ = await self.call("POST", "/:closeConnections", query=query)
+        return status
+
+    async def close_group(self, group: str, reason: Optional[str] = None, excluded: Sequence[str] = ()) -> int:
+        query = [("excluded", c) for c in excluded]
+        if reason is not None:
+            query.append(("reason", reason))
+        status, _ = await self.call("POST", f"/groups/{seg(group)}/:closeConnections", query=query)
+        return status
+
+    async def close_user(self, user: str, reason: Optional[str] = None) -> int:
+        query = [("reason", reason)] if reason is not None else []
+        status, _ = await self.call("POST", f"/users/{seg(user)}/:closeConnections", query=query)
+        return status
+
+    async def connection_exists(self, conn: str) -> int:
+        status, _ = await self.call("HEAD", f"/connections/{seg(conn)}")
+        return status
+
+    async def group_exists(self, group: str) -> int:
+        status, _ = await self.call("HEAD", f"/groups/{seg(group)}")
+        return status
+
+    async def add_to_group(self, group: str, conn: str) -> int:
+        status, _ = await self.call("PUT", f"/groups/{seg(group)}/connections/{seg(conn)}")
+        return status
+
+    async def remove_from_group(self, group: str, conn: str) -> int:
+        status, _ = await self.call("DELETE", f"/groups/{seg(group)}/connections/{seg(conn)}")
+        return status
+
+    async def permission(self, method: str, permission: str, conn: str, target: Optional[str] = None) -> int:
+        query = [("targetName", target)] if target is not None else []
+        status, _ = await self.call(method, f"/permissions/{permission}/connections/{seg(conn)}", query=query)
+        return status
+
+
+async def recv(ws: aiohttp.ClientWebSocketResponse, timeout: float = TIMEOUT) -> aiohttp.WSMessage:
+    """Receive the next frame (text, binary or close) or fail after ``timeout`` seconds."""
+    try:
+        return await asyncio.wait_for(ws.receive(), timeout)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"no frame within {timeout} s") from None
+
+
+async def recv_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = TIMEOUT) -> Dict[str, Any]:
+    """Receive the next frame, which must be a text frame holding a JSON object."""
+    msg = await recv(ws, timeout)
+    assert msg.type == aiohttp.WSMsgType.TEXT, f"expected a text frame, got {msg.type!r} {msg.data!r}"
+    value = json.loads(msg.data)
+    assert isinstance(value, dict), value
+    return value
+
+
+async def expect_silence(ws: aiohttp.ClientWebSocketResponse, timeout: float = 0.3) -> None:
+    """Assert that no frame arrives within ``timeout`` seconds."""
+    try:
+        msg = await asyncio.wait_for(ws.receive(), timeout)
+    except asyncio.TimeoutError:
+        return
+    raise AssertionError(f"unexpected frame {msg.type!r} {str(msg.data)[:200]!r}")
+
+
+async def expect_close(
+    ws: aiohttp.ClientWebSocketResponse, timeout: float = TIMEOUT
+) -> Tuple[List[aiohttp.WSMessage], Optional[int]]:
+    """Read until the server closes; return the frames received before the close and the close code."""
+    frames: List[aiohttp.WSMessage] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise AssertionError(f"connection not closed within {timeout} s; got {len(frames)} frames")
+        msg = await recv(ws, remaining)
+        if msg.type == aiohttp.WSMsgType.CLOSE:
+            # the code the server sent; ws.close_code may later say 1006 if the server drops TCP before our reply
+            return frames, int(msg.data)
+        if msg.type in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+            return frames, ws.close_code
+        frames.append(msg)
+
+
+async def expect_handshake_status(
+    session: aiohttp.ClientSession,
+    url: str,
+    status: int,
+    *,
+    protocols: Sequence[str] = (),
+    headers: Optional[Dict[str, str]] = None,
+) -> None:
+    """Assert that the WebSocket upgrade is refused with HTTP ``status``."""
+    try:
+        ws = await session.ws_connect(url, protocols=protocols, headers=headers)
+    except aiohttp.WSServerHandshakeError as exc:
+        assert exc.status == status, f"expected HTTP {status}, got {exc.status}"
+        return
+    await ws.close()
+    raise AssertionError(f"upgrade accepted; expected HTTP {status}")
+
+
+def drop_transport(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """Drop the TCP connection under ``ws`` without a WebSocket close frame."""
+    conn = ws._response.connection or ws._conn
+    assert conn is not None and conn.transport is not None
+    conn.transport.abort()
