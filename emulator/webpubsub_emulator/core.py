@@ -307,12 +307,13 @@ class Core:
         conn.queue.append(_Entry(close=CloseFrame(code, close_reason)))
         self._notify(conn)
 
-    def transport_lost(self, conn: Connection) -> bool:
+    def transport_lost(self, conn: Connection, *, deliberate: bool = False) -> bool:
         """The transport went away without a service-side close.
 
-        A reliable connection is held for recovery (returns True); any other connection is removed.
+        A reliable connection whose transport dropped (``deliberate`` False: no close frame from the client) is held
+        for recovery (returns True); any other connection is removed.
         """
-        if conn.state is ConnectionState.OPEN and conn.kind is ConnectionKind.RELIABLE:
+        if conn.state is ConnectionState.OPEN and conn.kind is ConnectionKind.RELIABLE and not deliberate:
             conn.state = ConnectionState.HELD
             conn.held_until = self.clock() + self.recovery_window
             conn.wakeup = None
@@ -553,7 +554,6 @@ class Core:
             code=CLOSE_POLICY,
             reason="The connection was closed because its message buffer is full.",
             close_reason="Message buffer full",
-            discard_pending=True,
         )
 
     def _drop_buffers(self, conn: Connection) -> None:

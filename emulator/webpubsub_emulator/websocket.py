@@ -52,6 +52,7 @@ class _Transport:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     writer: Optional[asyncio.Task[None]] = None
     superseded: bool = False
+    client_closed: bool = False
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -240,7 +241,8 @@ class WebSocketGateway:
         transport.writer = asyncio.get_running_loop().create_task(self._write(transport))
         transport.ready.set()
         try:
-            async for msg in ws:
+            while True:
+                msg = await ws.receive()
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     try:
                         self._on_frame(conn, msg.data)
@@ -251,10 +253,16 @@ class WebSocketGateway:
                         )
                     if conn.state is not ConnectionState.OPEN:
                         break
+                elif msg.type is WSMsgType.CLOSE:
+                    # a close frame from the client: a deliberate close, the session ends (no recovery)
+                    transport.client_closed = True
+                    break
                 elif msg.type is WSMsgType.ERROR:
                     log.info("connection %s: transport error %s", conn.connection_id, ws.exception())
                     if ws.close_code == 1009:
                         self.core.close(conn, code=1009, reason="The frame is too large.")
+                    break
+                elif msg.type in (WSMsgType.CLOSING, WSMsgType.CLOSED):
                     break
         except ConnectionError:
             log.info("connection %s: transport reset", conn.connection_id)
@@ -280,7 +288,7 @@ class WebSocketGateway:
         if transport.superseded:
             return
         if conn.state is ConnectionState.OPEN:
-            held = self.core.transport_lost(conn)
+            held = self.core.transport_lost(conn, deliberate=transport.client_closed)
             log.info("connection %s %s", conn.connection_id, "held for recovery" if held else "disconnected")
         elif conn.state is ConnectionState.CLOSING:
             self.core.finished(conn)
