@@ -5,10 +5,12 @@ Both are :class:`~azure.core.pipeline.policies.SansIOHTTPPolicy` subclasses, so 
 the async pipeline.
 """
 
+import logging
 from typing import Any, Dict, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 from azure.core.credentials import AzureKeyCredential
-from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import NetworkTraceLoggingPolicy, ProxyPolicy, SansIOHTTPPolicy
 
 from ._sansio import apply_port, is_http_url, origin_to_proxy, proxy_to_origin, sign_rest_token, validate_hub
@@ -103,13 +105,19 @@ class ReverseProxyPolicy(ProxyPolicy):
 
 
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
+_TRACE_LOGGER = logging.getLogger(NetworkTraceLoggingPolicy.__module__)
+
+
+def _returns_token(url: str) -> bool:
+    return urlsplit(url).path.endswith("/:generateToken")
 
 
 class RedactingNetworkTraceLoggingPolicy(NetworkTraceLoggingPolicy):
     """azure-core's network trace logging (``logging_enable=True``), with credentials redacted.
 
     The plain policy logs request headers verbatim, which would put the REST JWT or the Entra token into the logs.
-    This one shows ``Authorization`` and ``Proxy-Authorization`` as ``REDACTED``; the request sent is unchanged.
+    This one shows ``Authorization`` and ``Proxy-Authorization`` as ``REDACTED`` (the request sent is unchanged),
+    and never logs the body of a ``:generateToken`` response, which holds a client access token.
 
     :keyword bool logging_enable: Log every request and response of the client. Default False; a per-call
         ``logging_enable`` overrides it.
@@ -130,6 +138,24 @@ class RedactingNetworkTraceLoggingPolicy(NetworkTraceLoggingPolicy):
         finally:
             for name, value in saved.items():
                 headers[name] = value
+
+    def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
+        """Log the response (when enabled); the body of a token response is redacted.
+
+        :param request: The pipeline request.
+        :type request: ~azure.core.pipeline.PipelineRequest
+        :param response: The pipeline response.
+        :type response: ~azure.core.pipeline.PipelineResponse
+        """
+        if not _returns_token(request.http_request.url):
+            super().on_response(request, response)
+            return
+        if response.context.get("logging_enable") and _TRACE_LOGGER.isEnabledFor(logging.DEBUG):
+            http_response = response.http_response
+            lines = [f"Response status: '{http_response.status_code}'", "Response headers:"]
+            lines.extend(f"    '{name}': '{value}'" for name, value in http_response.headers.items())
+            lines.extend(["Response content:", "REDACTED (the response holds a client access token)"])
+            _TRACE_LOGGER.debug("\n".join(lines))
 
 
 def client_settings(endpoint: Any, hub: Any, credential: Any, kwargs: Mapping[str, Any]) -> Tuple[str, Dict[str, Any]]:

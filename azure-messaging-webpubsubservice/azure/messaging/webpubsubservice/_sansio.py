@@ -44,6 +44,7 @@ __all__ = [
     "pop_content_type",
     "proxy_to_origin",
     "send_arguments",
+    "service_token_result",
     "sign_client_token",
     "sign_rest_token",
     "validate_hub",
@@ -575,6 +576,22 @@ def client_token_result(base_url: str, token: str) -> Dict[str, str]:
     :rtype: dict[str, str]
     """
     return {"baseUrl": base_url, "token": token, "url": f"{base_url}?access_token={token}"}
+
+
+def service_token_result(base_url: str, response: Any) -> Dict[str, str]:
+    """Build the ``get_client_access_token`` result from the service's ``:generateToken`` response.
+
+    :param str base_url: The client base URL.
+    :param response: The decoded response, ``{"token": "..."}``.
+    :type response: dict
+    :return: ``{"baseUrl", "token", "url"}``.
+    :rtype: dict[str, str]
+    :raises ValueError: If the response holds no token.
+    """
+    token = response.get("token") if isinstance(response, Mapping) else None
+    if not isinstance(token, str) or not token:
+        raise ValueError("The service's generateToken response holds no token")
+    return client_token_result(base_url, token)
 
 
 def local_client_token(

@@ -32,7 +32,6 @@ from azure.core.tracing.decorator import distributed_trace
 
 from .._models import GroupMember, WebPubSubClientProtocol, WebPubSubPermission
 from .._sansio import (
-    client_token_result,
     client_token_target,
     group_member_page,
     groups_request_body,
@@ -40,6 +39,7 @@ from .._sansio import (
     next_link_url,
     normalize_client_protocol,
     send_arguments,
+    service_token_result,
 )
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
 from ._operations import build_web_pub_sub_service_list_connections_request
@@ -470,7 +470,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
             client_protocol=protocol.value,
             **kwargs,
         )
-        return client_token_result(target.base_url, result["token"])
+        return service_token_result(target.base_url, result)
 
 
 def patch_sdk() -> None:

@@ -34,13 +34,13 @@ from ..._operations._patch import (
     prepare_list_connections_request,
 )
 from ..._sansio import (
-    client_token_result,
     client_token_target,
     group_member_page,
     groups_request_body,
     local_client_token,
     normalize_client_protocol,
     send_arguments,
+    service_token_result,
 )
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
 
@@ -48,7 +48,7 @@ __all__ = ["_WebPubSubServiceClientOperationsMixin"]
 
 
 class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
-    """The operations of :class:`~azure.messaging.webpubsubservice.WebPubSubServiceClient`."""
+    """The operations of :class:`~azure.messaging.webpubsubservice.aio.WebPubSubServiceClient`."""
 
     @distributed_trace_async
     async def send_to_all(
@@ -373,7 +373,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
             client_protocol=protocol.value,
             **kwargs,
         )
-        return client_token_result(target.base_url, result["token"])
+        return service_token_result(target.base_url, result)
 
 
 def patch_sdk() -> None:
