@@ -129,8 +129,9 @@ def apply_port(endpoint: str, port: Optional[Union[int, str]]) -> str:
         return f"{endpoint}:{number}"
     try:
         existing = parts.port
-    except ValueError as exc:
-        raise ValueError("The endpoint has an invalid port") from exc
+    except ValueError:
+        # urllib's message quotes the offending text; do not chain it.
+        raise ValueError("The endpoint has an invalid port") from None
     if existing is not None:
         if existing != number:
             raise ValueError("The port conflicts with the port already present in the endpoint")
@@ -145,7 +146,10 @@ def is_http_url(url: str) -> bool:
     :return: True for an absolute HTTP(S) URL.
     :rtype: bool
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
