@@ -392,7 +392,7 @@ async def test_rest_send_forms(
 
 async def test_rest_send_targets(clients: Clients, rest: Rest) -> None:
     a, ca = await clients.connect(user_id="a", groups=["g"])
-    b, cb = await clients.connect(user_id="b")
+    b, _ = await clients.connect(user_id="b")
     assert await rest.send_to_user("b", b"for b") == 202
     assert (await recv_json(b))["data"] == "for b"
     assert await rest.send_to_connection(ca["connectionId"], b"for a") == 202
@@ -404,7 +404,6 @@ async def test_rest_send_targets(clients: Clients, rest: Rest) -> None:
     assert await rest.send_to_group("empty", b"x") == 202
     assert await rest.send_to_connection("no-such-connection", b"x") == 202
     await expect_silence(a, 0.1)
-    del cb
 
 
 async def test_rest_excluded_and_filter(clients: Clients, rest: Rest) -> None:
@@ -524,7 +523,7 @@ async def test_rest_close_connection(clients: Clients, rest: Rest) -> None:
 
 
 async def test_rest_close_group_user_all_with_excluded(clients: Clients, rest: Rest) -> None:
-    g1, c1 = await clients.connect(user_id="x", groups=["g"])
+    g1, _ = await clients.connect(user_id="x", groups=["g"])
     g2, c2 = await clients.connect(user_id="y", groups=["g"])
     u1, _ = await clients.connect(user_id="z")
     rest_of, c4 = await clients.connect(user_id="w")
@@ -540,7 +539,6 @@ async def test_rest_close_group_user_all_with_excluded(clients: Clients, rest: R
     assert json.loads(frames[-1].data)["message"] == "all closed" and code == 1000
     await rest_of.send_json({"type": "ping"})
     assert await recv_json(rest_of) == {"type": "pong"}
-    del c1
 
 
 # ---- malformed and oversized frames ---------------------------------------------------------------------------
@@ -583,3 +581,43 @@ async def test_frame_over_1mib_closes_1009(clients: Clients) -> None:
     await ws.send_str(json.dumps({"type": "sendToGroup", "group": "g", "dataType": "text", "data": data}))
     _, code = await expect_close(ws)
     assert code == 1009
+
+
+# ---- names: hubs are case-insensitive, groups and users are not ----------------------------------------------
+
+
+async def test_hubs_are_isolated_and_case_insensitive(
+    emu: Emulator, session: aiohttp.ClientSession, clients: Clients, rest: Rest
+) -> None:
+    ws, _ = await clients.connect(user_id="u")
+    other_hub = Rest(session, emu.endpoint, emu.access_key, "otherhub")
+    assert await other_hub.send_to_all(b"elsewhere") == 202
+    assert await other_hub.send_to_user("u", b"elsewhere") == 202
+    await expect_silence(ws, 0.2)
+    upper = Rest(session, emu.endpoint, emu.access_key, HUB.upper())
+    assert await upper.send_to_user("u", b"same hub") == 202
+    assert (await recv_json(ws))["data"] == "same hub"
+
+
+async def test_group_and_user_names_are_case_sensitive(clients: Clients, rest: Rest) -> None:
+    ws, _ = await clients.connect(user_id="u1", groups=["g"])
+    assert await rest.send_to_group("G", b"x") == 202
+    assert await rest.send_to_user("U1", b"x") == 202
+    await expect_silence(ws, 0.2)
+
+
+@pytest.mark.parametrize("group", ["a/b", "with space", "caf\u00e9 \u2615", "100%", "q?x=1&y#z", "."])
+async def test_unusual_group_names_round_trip(clients: Clients, rest: Rest, group: str) -> None:
+    ws, _ = await clients.connect(user_id="odd/user %", roles=["webpubsub.joinLeaveGroup"])
+    assert (await ack_for(ws, {"type": "joinGroup", "group": group, "ackId": 1}))["success"] is True
+    assert await rest.group_exists(group) == 200
+    assert await rest.send_to_group(group, b"hi") == 202
+    msg = await recv_json(ws)
+    assert msg["group"] == group and msg["data"] == "hi"
+    assert await rest.send_to_user("odd/user %", b"user") == 202
+    assert (await recv_json(ws))["data"] == "user"
+
+
+async def test_application_roles_are_harmless(clients: Clients) -> None:
+    ws, _ = await clients.connect(roles=["admin", "reader", "webpubsub.joinLeaveGroup"])
+    assert (await ack_for(ws, {"type": "joinGroup", "group": "g", "ackId": 1}))["success"] is True
