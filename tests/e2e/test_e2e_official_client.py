@@ -1,0 +1,151 @@
+"""The official client SDK (azure-messaging-webpubsubclient 1.1.0, sync) against the emulator, driven by our SDK.
+
+It is a real client nobody here wrote: it uses json.reliable.webpubsub.azure.v1 by default (json.webpubsub.azure.v1 on
+request), needs the subprotocol echoed, and indexes fields like dataType and error.name directly.
+"""
+
+from __future__ import annotations
+
+import queue
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from azure.messaging.webpubsubclient import WebPubSubClient, WebPubSubClientCredential
+from azure.messaging.webpubsubclient.models import (
+    CallbackType,
+    OnGroupDataMessageArgs,
+    OnServerDataMessageArgs,
+    SendMessageError,
+    WebPubSubDataType,
+    WebPubSubProtocolType,
+)
+from azure.messaging.webpubsubservice import WebPubSubServiceClient
+
+TIMEOUT = 10.0
+# The official client registers its wait for an ack only after sending, so an ack that arrives first (easy on a local
+# emulator) is noticed only when the wait times out; the outcome is still right. A short ack_timeout keeps that cheap.
+ACK_TIMEOUT = 1.0
+
+
+class Recorder:
+    """Subscribes to a client's callbacks and queues what arrives, so the test can wait for it."""
+
+    def __init__(self, client: WebPubSubClient) -> None:
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        client.subscribe(CallbackType.CONNECTED, lambda e: self.events.put(("connected", e)))
+        client.subscribe(CallbackType.DISCONNECTED, lambda e: self.events.put(("disconnected", e)))
+        client.subscribe(CallbackType.SERVER_MESSAGE, lambda e: self.events.put(("server", e)))
+        client.subscribe(CallbackType.GROUP_MESSAGE, lambda e: self.events.put(("group", e)))
+
+    def next(self, kind: str) -> Any:
+        """The next event of ``kind`` (events of other kinds before it are discarded only if they are connects)."""
+        while True:
+            try:
+                got_kind, event = self.events.get(timeout=TIMEOUT)
+            except queue.Empty:
+                raise AssertionError(f"no {kind} event within {TIMEOUT} s") from None
+            if got_kind == kind:
+                return event
+            assert got_kind == "connected", f"expected {kind}, got {got_kind}: {event}"
+
+
+@pytest.fixture
+def sync_service(webpubsub_emulator: Any) -> Iterator[WebPubSubServiceClient]:
+    hub = "official_" + uuid.uuid4().hex[:8]
+    with WebPubSubServiceClient.from_connection_string(webpubsub_emulator.connection_string, hub=hub) as service:
+        yield service
+
+
+def open_client(
+    service: WebPubSubServiceClient, user: str, protocol: WebPubSubProtocolType = WebPubSubProtocolType.JSON_RELIABLE
+) -> tuple[WebPubSubClient, Recorder]:
+    # The credential takes a callable so the client can fetch a fresh URL whenever it (re)connects.
+    credential = WebPubSubClientCredential(
+        lambda: service.get_client_access_token(
+            user_id=user, roles=["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"]
+        )["url"]
+    )
+    client = WebPubSubClient(credential, protocol_type=protocol, reconnect_retry_total=0, ack_timeout=ACK_TIMEOUT)
+    recorder = Recorder(client)
+    client.open()
+    connected = recorder.next("connected")
+    assert connected.connection_id and connected.user_id == user
+    assert client.is_connected()
+    return client, recorder
+
+
+@pytest.mark.parametrize("protocol", [WebPubSubProtocolType.JSON_RELIABLE, WebPubSubProtocolType.JSON])
+def test_official_client_groups_and_server_messages(
+    sync_service: WebPubSubServiceClient, protocol: WebPubSubProtocolType
+) -> None:
+    alice, alice_events = open_client(sync_service, "alice", protocol)
+    bob, bob_events = open_client(sync_service, "bob", protocol)
+    try:
+        alice.join_group("chat")
+        bob.join_group("chat")
+        assert {m.user_id for m in sync_service.list_connections(group="chat")} == {"alice", "bob"}
+
+        # client -> group; with no_echo alice does not get her own message back
+        alice.send_to_group("chat", {"text": "hi bob"}, WebPubSubDataType.JSON, no_echo=True)
+        message: OnGroupDataMessageArgs = bob_events.next("group")
+        assert (message.group, message.from_user_id, message.data_type) == ("chat", "alice", WebPubSubDataType.JSON)
+        assert message.data == {"text": "hi bob"}
+        bob.send_to_group("chat", "plain", WebPubSubDataType.TEXT)  # noEcho defaults to False: bob gets it too
+        assert alice_events.next("group").data == "plain"
+        assert bob_events.next("group").data == "plain"
+
+        # server -> everyone, as JSON, text and binary
+        sync_service.send_to_all({"from": "server"})
+        sync_service.send_to_all("server text")
+        sync_service.send_to_all(b"\x01\x02\x03")
+        for events in (alice_events, bob_events):
+            got: list[OnServerDataMessageArgs] = [events.next("server") for _ in range(3)]
+            assert [(m.data_type, m.data) for m in got[:2]] == [
+                (WebPubSubDataType.JSON, {"from": "server"}),
+                (WebPubSubDataType.TEXT, "server text"),
+            ]
+            assert got[2].data_type == WebPubSubDataType.BINARY and bytes(got[2].data) == b"\x01\x02\x03"
+            if protocol == WebPubSubProtocolType.JSON_RELIABLE:
+                assert [m.sequence_id for m in got] == sorted(m.sequence_id for m in got)
+
+        # server -> group and -> user
+        sync_service.send_to_group("chat", "group news")
+        for events in (alice_events, bob_events):
+            group_message = events.next("group")
+            assert (group_message.group, group_message.data, group_message.from_user_id) == ("chat", "group news", None)
+        sync_service.send_to_user("bob", {"just": "bob"})
+        assert bob_events.next("server").data == {"just": "bob"}
+
+        # leaving a group stops group messages
+        bob.leave_group("chat")
+        assert [m.user_id for m in sync_service.list_connections(group="chat")] == ["alice"]
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_official_client_forbidden_ack_is_an_error(sync_service: WebPubSubServiceClient) -> None:
+    url = sync_service.get_client_access_token(user_id="nobody-special")["url"]  # no roles
+    client = WebPubSubClient(
+        WebPubSubClientCredential(url), reconnect_retry_total=0, message_retry_total=0, ack_timeout=ACK_TIMEOUT
+    )
+    client.open()
+    try:
+        with pytest.raises(SendMessageError) as info:
+            client.join_group("private")
+        assert info.value.error_detail.name == "Forbidden"
+        assert sync_service.group_exists("private") is False
+    finally:
+        client.close()
+
+
+def test_server_close_reaches_official_client(sync_service: WebPubSubServiceClient) -> None:
+    client, events = open_client(sync_service, "carl", WebPubSubProtocolType.JSON)
+    client.join_group("x")
+    member = next(iter(sync_service.list_connections(group="x")))
+    sync_service.close_connection(member.connection_id, reason="server says bye")
+    disconnected = events.next("disconnected")
+    assert disconnected.message == "server says bye"
+    client.close()
