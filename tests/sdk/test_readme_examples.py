@@ -1,7 +1,7 @@
 """The examples of the 1.3.0 README run unchanged against our SDK.
 
 The README is not copied into this repository: it is read from the seed directory (``WPS_SEED_DIR``, by default
-``/work/shared/seed``). Its ``python`` blocks before "Troubleshooting" are executed as written, with only the
+``shared/seed`` beside the checkout, where the workplace and CI lay it). Its ``python`` blocks before "Troubleshooting" are executed as written, with only the
 ``<placeholders>`` filled in. No ``transport=`` appears in them, so the default requests transport's ``send`` is
 replaced by the recording transport's for the duration of the test.
 """
@@ -19,7 +19,7 @@ from azure.core.pipeline.transport import RequestsTransport
 
 from .conftest import Recorder, RecordingTransport, Reply, decode_rest_jwt
 
-SEED_DIR = Path(os.environ.get("WPS_SEED_DIR", "/work/shared/seed"))
+SEED_DIR = Path(os.environ.get("WPS_SEED_DIR", Path(__file__).resolve().parents[3] / "shared" / "seed"))
 KEY = "ReadmeExampleKey0123456789=="
 ENDPOINT = "https://readme.webpubsub.azure.com"
 PLACEHOLDERS = {
