@@ -223,6 +223,11 @@ def parse_connection_string(connection_string: str) -> ConnectionStringParts:
     :raises ValueError: If a segment has no ``=`` or an empty key, a key repeats, or a required key is missing or
         empty. The message names the segment position or the key, never a value.
     """
+    found = _connection_string_fields(connection_string)
+    return _require_fields(found.get("endpoint"), found.get("accesskey"), found.get("port"))
+
+
+def _connection_string_fields(connection_string: str) -> Dict[str, str]:
     if not isinstance(connection_string, str):
         raise ValueError("The connection string must be a str")
     found: Dict[str, str] = {}
@@ -246,13 +251,15 @@ def parse_connection_string(connection_string: str) -> ConnectionStringParts:
             if key in seen_unknown:
                 raise ValueError(f"Connection string segment {position} repeats the key of segment {seen_unknown[key]}")
             seen_unknown[key] = position
-    endpoint = found.get("endpoint")
+    return found
+
+
+def _require_fields(endpoint: Optional[str], access_key: Optional[str], port: Optional[str]) -> ConnectionStringParts:
     if not endpoint:
         raise ValueError("Connection string is missing a non-empty 'Endpoint' value")
-    access_key = found.get("accesskey")
     if not access_key:
         raise ValueError("Connection string is missing a non-empty 'AccessKey' value")
-    return ConnectionStringParts(endpoint=endpoint, access_key=access_key, port=found.get("port") or None)
+    return ConnectionStringParts(endpoint=endpoint, access_key=access_key, port=port or None)
 
 
 def connection_string_settings(
@@ -270,12 +277,14 @@ def connection_string_settings(
     :rtype: tuple[str, str, ~collections.abc.MutableMapping]
     :raises ValueError: If the connection string or the port is invalid.
     """
-    parts = parse_connection_string(connection_string)
+    found = _connection_string_fields(connection_string)
     rest = dict(kwargs)
-    endpoint = rest.pop("endpoint", None) or parts.endpoint
-    access_key = rest.pop("accesskey", None) or parts.access_key
-    port = rest.pop("port", None) or parts.port
-    return apply_port(endpoint, port), access_key, rest
+    parts = _require_fields(
+        rest.pop("endpoint", None) or found.get("endpoint"),
+        rest.pop("accesskey", None) or found.get("accesskey"),
+        rest.pop("port", None) or found.get("port"),
+    )
+    return apply_port(parts.endpoint, parts.port), parts.access_key, rest
 
 
 # ---------------------------------------------------------------------------------------------------- REST tokens
