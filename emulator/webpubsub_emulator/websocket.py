@@ -408,8 +408,11 @@ class WebSocketGateway:
 
     # ------------------------------------------------------------------ shutdown
     async def close_all(self) -> None:
-        """Close every socket (server shutdown)."""
-        for transport in list(self._transports.values()):
+        """Close every socket with 1001 (server shutdown), all at once."""
+        transports = list(self._transports.values())
+        self._transports.clear()
+
+        async def close_one(transport: _Transport) -> None:
             transport.superseded = True
             if transport.writer is not None:
                 transport.writer.cancel()
@@ -417,4 +420,5 @@ class WebSocketGateway:
                 await asyncio.wait_for(
                     transport.ws.close(code=CLOSE_GOING_AWAY, message=b"The emulator is shutting down"), timeout=2
                 )
-        self._transports.clear()
+
+        await asyncio.gather(*(close_one(t) for t in transports))
