@@ -414,7 +414,7 @@ def _utf8(message: Any) -> Union[bytes, Any]:
 
 def _json_body(message: Any) -> bytes:
     try:
-        return json.dumps(message, cls=AzureJSONEncoder).encode("utf-8")
+        return json.dumps(message, cls=AzureJSONEncoder, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"The message cannot be serialised as JSON ({type(message).__name__})") from exc
 
@@ -425,7 +425,8 @@ def encode_message(message: Any, content_type: Optional[str]) -> Tuple[str, Any]
     With an explicit ``content_type`` its media type (compared case-insensitively) decides and the string is sent
     verbatim, parameters included:
 
-    * ``application/json``: the message is JSON-serialised (``"hello"`` for a str, base64 for bytes);
+    * ``application/json``: the message is JSON-serialised (``"hello"`` for a str, base64 for bytes); NaN and
+      infinities are rejected, since they have no JSON spelling;
     * ``text/plain`` and ``application/octet-stream``: a str or text stream is UTF-8 encoded, bytes-like objects are
       sent as they are and a binary stream is streamed.
 
