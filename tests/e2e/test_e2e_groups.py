@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.messaging.webpubsubservice import GroupMember, odata
@@ -86,7 +88,7 @@ async def test_add_connections_to_groups_bad_filter_is_400(service: Service, cli
 
 
 @pytest.fixture
-async def seven(service: Service) -> list[WsClient]:
+async def seven(service: Service) -> AsyncIterator[list[WsClient]]:
     """Seven JSON clients in group "crowd", joined in a known order."""
     crowd = []
     for i in range(7):
@@ -123,3 +125,24 @@ async def test_list_connections_bad_page_size_is_400(service: Service, seven: li
     with pytest.raises(HttpResponseError) as info:
         await service.list_connections(group="crowd", maxpagesize=500)
     assert info.value.status_code == 400
+
+
+async def test_list_connections_resumes_from_a_continuation_token(service: Service, seven: list[WsClient]) -> None:
+    if service.flavour == "aio":
+        pager = service.client.list_connections(group="crowd", maxpagesize=3).by_page()
+        first = [m async for m in await pager.__anext__()]
+        token = pager.continuation_token
+        rest = []
+        async for page in service.client.list_connections(group="crowd", maxpagesize=3).by_page(
+            continuation_token=token
+        ):
+            rest.append([m async for m in page])
+    else:
+        pager = service.client.list_connections(group="crowd", maxpagesize=3).by_page()
+        first = list(next(pager))
+        token = pager.continuation_token
+        resumed = service.client.list_connections(group="crowd", maxpagesize=3).by_page(continuation_token=token)
+        rest = [list(page) for page in resumed]
+    assert token
+    assert [len(first), *[len(p) for p in rest]] == [3, 3, 1]
+    assert {m.connection_id for m in first + [m for p in rest for m in p]} == {c.connection_id for c in seven}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.messaging.webpubsubservice.models import WebPubSubPermission
@@ -9,7 +11,7 @@ from e2e_support import JSON, Service, WsClient, decoded
 
 
 @pytest.fixture
-async def pair(service: Service) -> tuple[WsClient, WsClient]:
+async def pair(service: Service) -> AsyncIterator[tuple[WsClient, WsClient]]:
     """A JSON client without roles ("mallory") and a listener who may join any group."""
     mallory = await WsClient.open(await service.url(user_id="mallory"), JSON, "mallory")
     listener = await WsClient.open(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,66 @@ def test_sample_runs(results: dict[str, subprocess.CompletedProcess[str]], name:
     for line in KEY_LINES[name]:
         assert line in result.stdout, f"{name}: missing {line!r} in output:\n{result.stdout}"
     assert "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.fixture
+def cli_emulator() -> Iterator[str]:
+    """The emulator's command line, ``webpubsub-emulator --port 0``; yields the connection string it prints."""
+    command = Path(sys.executable).with_name("webpubsub-emulator")
+    process = subprocess.Popen([str(command), "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        assert line.startswith("Endpoint=http://127.0.0.1:") and ";AccessKey=" in line, line
+        yield line
+    finally:
+        process.terminate()
+        assert process.wait(timeout=TIMEOUT) == 0
+
+
+def test_quickstart_uses_the_given_connection_string_and_hub(cli_emulator: str) -> None:
+    env = {**os.environ, "WEBPUBSUB_CONNECTION_STRING": cli_emulator, "WEBPUBSUB_HUB": "GivenHub"}
+    result = subprocess.run(
+        [sys.executable, str(SAMPLES / "quickstart.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    endpoint = cli_emulator.split(";")[0].removeprefix("Endpoint=")
+    assert f"Using the service at {endpoint}, hub 'GivenHub'" in result.stdout
+    assert "All expected messages arrived. Done." in result.stdout
+
+
+def test_a_missing_delivery_fails_loudly(webpubsub_emulator: object) -> None:
+    """The samples' helper turns a message that never arrives into exit code 1 and a message saying what was missing."""
+    script = textwrap.dedent(
+        """
+        from _common import JSON, WebSocketClient, run, service_target
+        from azure.messaging.webpubsubservice import WebPubSubServiceClient
+
+        def main():
+            with service_target("fails") as target:
+                service = WebPubSubServiceClient.from_connection_string(target.connection_string, hub=target.hub)
+                with WebSocketClient(service.get_client_access_token()["url"], protocol=JSON, name="lonely") as c:
+                    service.send_to_all("something else")
+                    c.expect_message("the message nobody sends", timeout=0.5)
+
+        run(main)
+        """
+    )
+    env = {**os.environ, "WEBPUBSUB_CONNECTION_STRING": webpubsub_emulator.connection_string}  # type: ignore[attr-defined]
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=SAMPLES,
+        env={**env, "PYTHONPATH": str(SAMPLES)},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED: lonely client: expected 'the message nobody sends', got text 'something else'" in result.stderr
+    assert "Traceback" not in result.stderr

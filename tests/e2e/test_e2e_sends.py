@@ -53,7 +53,7 @@ def check_envelope(frame: Frame, client: WsClient, send_kind: str, group: str) -
     if send_kind == "group":
         assert message["from"] == "group"
         assert message["group"] == group
-        assert message.get("fromUserId") is None
+        assert "fromUserId" in message and message["fromUserId"] is None  # present, null for REST group sends
     else:
         assert message["from"] == "server"
         assert "group" not in message

@@ -148,3 +148,26 @@ async def test_not_found_maps_to_resource_not_found_error(service: Service) -> N
     with pytest.raises(ResourceNotFoundError) as info:
         await service.add_connection_to_group("g", "missing")
     assert info.value.status_code == 404
+
+
+async def test_key_credential_update_takes_effect_on_the_next_request(service: Service, emulator: object) -> None:
+    from azure.core.credentials import AzureKeyCredential
+    from azure.messaging.webpubsubservice import WebPubSubServiceClient
+    from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient as AsyncClient
+
+    credential = AzureKeyCredential(WRONG_KEY)
+    cls = AsyncClient if service.flavour == "aio" else WebPubSubServiceClient
+    client = cls(emulator.endpoint, service.hub, credential)  # type: ignore[attr-defined]
+    other = Service(service.flavour, client, service.hub, "")
+    with pytest.raises(ClientAuthenticationError):
+        await other.user_exists("anyone")
+    credential.update(emulator.access_key)  # type: ignore[attr-defined]
+    assert await other.user_exists("anyone") is False
+    token = await other.get_client_access_token(user_id="kim")  # client tokens are signed with the new key too
+    kim = await WsClient.open(token["url"], JSON, "kim")
+    assert await other.user_exists("kim") is True
+    await kim.close()
+    if service.flavour == "aio":
+        await client.close()
+    else:
+        client.close()
