@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 from . import auth
 from .server import DEFAULT_ACCESS_KEY, Emulator
+from .upstream import EventHandler, parse_handler_spec
 
 __all__ = ["main", "parse_args"]
 
@@ -30,6 +31,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--access-key", default=DEFAULT_ACCESS_KEY, help="access key for signing and checking tokens (>= 32 bytes)"
     )
+    parser.add_argument(
+        "--event-handler",
+        action="append",
+        default=[],
+        metavar="HUB=URL",
+        help="send the hub's events (connect, connected, disconnected and every user event) to URL; "
+        "'{event}' in the URL path is replaced by the event name. Repeatable",
+    )
     parser.add_argument("--log-level", default="WARNING", help="logging level for stderr (default: WARNING)")
     args = parser.parse_args(argv)
     try:
@@ -38,6 +47,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error(str(exc))
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
+    handlers: dict[str, list[EventHandler]] = {}
+    for spec in args.event_handler:
+        try:
+            hub, handler = parse_handler_spec(spec)
+        except ValueError as exc:
+            parser.error(f"--event-handler: {exc}")
+        handlers.setdefault(hub, []).append(handler)
+    args.event_handlers = handlers
     return args
 
 
@@ -49,7 +66,7 @@ async def _serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # Windows
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-    emulator = Emulator(args.host, args.port, args.access_key)
+    emulator = Emulator(args.host, args.port, args.access_key, event_handlers=args.event_handlers)
     try:
         await emulator.start()
     except OSError as exc:

@@ -178,6 +178,8 @@ class Core:
         self.pending_max_messages = pending_max_messages
         self.pending_max_bytes = pending_max_bytes
         self.hubs: dict[str, Hub] = {}
+        #: called (synchronously) when a connection ends for good; ``close_reason`` tells why
+        self.on_ended: Optional[Callable[[Connection], None]] = None
 
     # ------------------------------------------------------------------ hubs and lookups
     def hub(self, name: str) -> Hub:
@@ -240,9 +242,7 @@ class Core:
     ) -> Connection:
         """Register a new open connection, put it in its initial groups and queue ``connected`` for JSON clients."""
         h = self.hub(hub)
-        cid = connection_id or secrets.token_urlsafe(16)
-        while cid in h.connections:
-            cid = secrets.token_urlsafe(16)
+        cid = connection_id if connection_id and connection_id not in h.connections else self.new_connection_id(hub)
         conn = Connection(
             connection_id=cid,
             hub=h.name,
@@ -263,7 +263,17 @@ class Core:
             self._push(conn, _Entry(control=connected_message(cid, user_id, conn.reconnection_token)))
         return conn
 
+    def new_connection_id(self, hub: str) -> str:
+        """A fresh connection id, unused in the hub."""
+        h = self.hub(hub)
+        cid = secrets.token_urlsafe(16)
+        while cid in h.connections:
+            cid = secrets.token_urlsafe(16)
+        return cid
+
     def _detach(self, conn: Connection) -> None:
+        if conn.close_reason is None:
+            conn.close_reason = "The connection ended."
         h = self.hub(conn.hub)
         h.connections.pop(conn.connection_id, None)
         if conn.user_id is not None:
@@ -274,6 +284,11 @@ class Core:
                     del h.users[conn.user_id]
         for group in list(conn.groups):
             self._leave(h, conn, group)
+        if self.on_ended is not None:
+            try:
+                self.on_ended(conn)
+            except Exception:
+                log.exception("on_ended callback failed for %s", conn.connection_id)
 
     def close(
         self,
@@ -292,8 +307,8 @@ class Core:
         if conn.state in (ConnectionState.CLOSING, ConnectionState.GONE):
             return
         held = conn.state is ConnectionState.HELD
-        self._detach(conn)
         conn.close_reason = reason
+        self._detach(conn)
         self._drop_buffers(conn)
         if held:
             conn.state = ConnectionState.GONE

@@ -8,13 +8,14 @@ import logging
 import threading
 import time
 from types import TracebackType
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from aiohttp import web
 
 from . import auth
 from .core import Core
 from .rest import RestApi
+from .upstream import EventHandler, Upstream
 from .websocket import WebSocketGateway
 
 __all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorThread", "create_app"]
@@ -34,10 +35,10 @@ def _format_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def create_app(core: Core, access_key: str, endpoint: str) -> web.Application:
+def create_app(core: Core, access_key: str, endpoint: str, upstream: Optional[Upstream] = None) -> web.Application:
     """Build the aiohttp application serving ``/api/...`` (REST) and ``/client/...`` (WebSocket clients)."""
     rest = RestApi(core, access_key, endpoint)
-    gateway = WebSocketGateway(core, access_key, endpoint)
+    gateway = WebSocketGateway(core, access_key, endpoint, upstream)
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[CORE_KEY] = core
     app[REST_KEY] = rest
@@ -48,6 +49,9 @@ def create_app(core: Core, access_key: str, endpoint: str) -> web.Application:
 
     async def on_shutdown(_app: web.Application) -> None:
         await gateway.close_all()
+        await gateway.drain_events()
+        if upstream is not None:
+            await upstream.close()
 
     app.on_shutdown.append(on_shutdown)
     return app
@@ -57,7 +61,8 @@ class Emulator:
     """A running emulator inside the current event loop: ``async with Emulator(port=0) as emu: ...``.
 
     ``port=0`` picks a free port; after start-up :attr:`port`, :attr:`endpoint` and :attr:`connection_string` tell
-    where it listens.
+    where it listens. ``event_handlers`` maps hub names to upstream handlers: a URL template (every event goes there)
+    or a list of :class:`~webpubsub_emulator.upstream.EventHandler`.
     """
 
     def __init__(
@@ -66,10 +71,15 @@ class Emulator:
         port: int = 0,
         access_key: str = DEFAULT_ACCESS_KEY,
         *,
+        event_handlers: Optional[Mapping[str, Union[str, Sequence[EventHandler]]]] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.host = host
         self.access_key = auth.check_key(access_key)
+        self.event_handlers: dict[str, list[EventHandler]] = {}
+        for hub, value in (event_handlers or {}).items():
+            handlers = [EventHandler(value)] if isinstance(value, str) else list(value)
+            self.event_handlers.setdefault(hub.lower(), []).extend(handlers)
         self._requested_port = port
         self.port = port
         self.core = Core(clock)
@@ -111,7 +121,8 @@ class Emulator:
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
         # the endpoint (used for `aud` checks) is only known once the port is bound, so the app reads it lazily
-        app = create_app(self.core, self.access_key, self.endpoint)
+        upstream = Upstream(self.access_key, self.endpoint, self.event_handlers) if self.event_handlers else None
+        app = create_app(self.core, self.access_key, self.endpoint, upstream)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port, reuse_address=True)
@@ -127,6 +138,8 @@ class Emulator:
                 break
         app[REST_KEY].endpoint = self.endpoint
         app[GATEWAY_KEY].endpoint = self.endpoint
+        if upstream is not None:
+            upstream.endpoint = self.endpoint
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
         log.info("emulator listening on %s", self.endpoint)
 
@@ -166,8 +179,15 @@ class EmulatorThread:
     It exposes the same attributes as :class:`Emulator`.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, access_key: str = DEFAULT_ACCESS_KEY) -> None:
-        self.emulator = Emulator(host, port, access_key)
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        access_key: str = DEFAULT_ACCESS_KEY,
+        *,
+        event_handlers: Optional[Mapping[str, Union[str, Sequence[EventHandler]]]] = None,
+    ) -> None:
+        self.emulator = Emulator(host, port, access_key, event_handlers=event_handlers)
         self._thread: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._started = threading.Event()

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
+from multidict import MultiMapping
 
 from . import auth
 from .core import CloseFrame, Connection, ConnectionKind, ConnectionState, Core
@@ -31,6 +33,7 @@ from .protocol import (
 )
 from .rest import ApiError, error_response
 from .roles import SEND_TO_GROUP, PermissionState, RoleError
+from .upstream import EventTarget, Upstream, UpstreamError, UpstreamResponse
 from .validation import ValidationError, validate_group, validate_hub
 
 __all__ = ["MAX_FRAME_BYTES", "WebSocketGateway"]
@@ -55,6 +58,23 @@ class _Transport:
     client_closed: bool = False
 
 
+@dataclass
+class _ConnectOutcome:
+    user_id: Optional[str]
+    subprotocol: Optional[str]
+    state: Optional[str] = None
+    roles: Optional[list[str]] = None
+    groups: Optional[list[str]] = None
+
+
+def _multi(values: MultiMapping[str], *, drop: set[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in values.items():
+        if key.lower() not in drop:
+            out.setdefault(key, []).append(value)
+    return out
+
+
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -72,11 +92,15 @@ def _close_reason(text: str) -> str:
 class WebSocketGateway:
     """Serves ``/client/hubs/{hub}`` and ``/client/?hub=`` over a shared :class:`Core`."""
 
-    def __init__(self, core: Core, access_key: str, endpoint: str) -> None:
+    def __init__(self, core: Core, access_key: str, endpoint: str, upstream: Optional[Upstream] = None) -> None:
         self.core = core
         self.access_key = access_key
         self.endpoint = endpoint
+        self.upstream = upstream
         self._transports: dict[tuple[str, str], _Transport] = {}
+        self._targets: dict[tuple[str, str], EventTarget] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        core.on_ended = self._on_ended
 
     # ------------------------------------------------------------------ handshake
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -169,22 +193,134 @@ class WebSocketGateway:
             permissions = PermissionState(roles)
         except RoleError as exc:
             raise ApiError(400, "BadRequest", f"Invalid role in the access token: {exc}") from None
+        connection_id = self.core.new_connection_id(hub)
+        target: Optional[EventTarget] = None
+        state: Optional[str] = None
+        if self.upstream is not None and self.upstream.handlers.get(hub.lower()):
+            target = EventTarget(hub.lower(), connection_id, user_id)
+            handler = self.upstream.find(hub, system_event="connect")
+            if handler is not None:
+                outcome = await self._connect_event(request, target, claims, offered, chosen)
+                if isinstance(outcome, web.Response):
+                    return outcome
+                user_id, chosen, state = outcome.user_id, outcome.subprotocol, outcome.state
+                if outcome.roles is not None:
+                    try:
+                        permissions.replace_roles(outcome.roles)
+                    except RoleError:
+                        log.warning("connect handler returned an invalid role; upgrade refused")
+                        return error_response(500, "InternalServerError", "The connect event handler failed.")
+                if outcome.groups:
+                    groups = outcome.groups
         raw_mode, raw_group, raw_no_echo = "sendEvent", None, False
-        if chosen is None:
+        if chosen not in SUPPORTED_PROTOCOLS:
             raw_mode, raw_group, raw_no_echo = self._raw_mode(request)
-        kind = {
-            None: ConnectionKind.RAW,
-            JSON_PROTOCOL: ConnectionKind.JSON,
-            RELIABLE_PROTOCOL: ConnectionKind.RELIABLE,
-        }[chosen]
+        kind = {JSON_PROTOCOL: ConnectionKind.JSON, RELIABLE_PROTOCOL: ConnectionKind.RELIABLE}.get(
+            chosen or "", ConnectionKind.RAW
+        )
         ws = self._socket(chosen)
         await ws.prepare(request)
         conn = self.core.add_connection(
-            hub, user_id=user_id, kind=kind, permissions=permissions, subprotocol=chosen, groups=groups
+            hub,
+            user_id=user_id,
+            kind=kind,
+            permissions=permissions,
+            subprotocol=chosen,
+            groups=groups,
+            connection_id=connection_id,
         )
         conn.raw_mode, conn.raw_group, conn.raw_no_echo = raw_mode, raw_group, raw_no_echo
+        conn.connection_state = state
+        if target is not None:
+            target.user_id, target.subprotocol, target.connection_state = user_id, chosen, state
+            self._targets[(conn.hub, conn.connection_id)] = target
+            self._fire(target, "connected", b"{}")
         log.info("connection %s (user %s, %s) joined hub %s", conn.connection_id, user_id, chosen or "raw", hub)
         return await self._serve(ws, conn)
+
+    async def _connect_event(
+        self,
+        request: web.Request,
+        target: EventTarget,
+        claims: dict[str, Any],
+        offered: list[str],
+        chosen: Optional[str],
+    ) -> Union[web.Response, _ConnectOutcome]:
+        """Call the blocking ``connect`` event; a Response means the upgrade is refused with it."""
+        assert self.upstream is not None
+        handler = self.upstream.find(target.hub, system_event="connect")
+        assert handler is not None
+
+        def strings(value: Any) -> list[str]:
+            items = value if isinstance(value, list) else [value]
+            return [v if isinstance(v, str) else json.dumps(v) for v in items]
+
+        query = _multi(request.query, drop={"access_token"})
+        headers = _multi(request.headers, drop={"authorization"})
+        body = {
+            "claims": {k: strings(v) for k, v in claims.items()},
+            "query": query,
+            "headers": headers,
+            "subprotocols": offered,
+            "clientCertificates": [],
+        }
+        try:
+            resp = await self.upstream.send(
+                handler,
+                target,
+                event_name="connect",
+                ce_type="azure.webpubsub.sys.connect",
+                body=dumps(body).encode("utf-8"),
+                content_type="application/json",
+            )
+        except UpstreamError as exc:
+            log.warning("connect event for %s failed: %s", target.connection_id, exc)
+            return error_response(500, "InternalServerError", "The connect event handler failed.")
+        if 400 <= resp.status < 500:
+            return web.Response(
+                status=resp.status,
+                body=resp.body,
+                headers={"Content-Type": resp.content_type} if resp.content_type else None,
+            )
+        if not resp.ok:
+            log.warning("connect event for %s answered %s", target.connection_id, resp.status)
+            return error_response(500, "InternalServerError", "The connect event handler failed.")
+        outcome = _ConnectOutcome(user_id=target.user_id, subprotocol=chosen)
+        states = resp.headers.getall("ce-connectionState", [])
+        if len(states) > 1:
+            return error_response(500, "InternalServerError", "The connect event handler set the state twice.")
+        outcome.state = states[0] if states else None
+        if resp.status == 204 or not resp.body.strip():
+            return outcome
+        try:
+            doc = json.loads(resp.body)
+        except ValueError:
+            return error_response(500, "InternalServerError", "The connect event handler answered invalid JSON.")
+        if doc is None:
+            return outcome
+        if not isinstance(doc, dict):
+            return error_response(500, "InternalServerError", "The connect event handler answered invalid JSON.")
+        try:
+            if "userId" in doc and doc["userId"] is not None:
+                if not isinstance(doc["userId"], str):
+                    raise ValueError("userId")
+                outcome.user_id = doc["userId"]
+            if doc.get("roles") is not None:
+                if not isinstance(doc["roles"], list) or not all(isinstance(r, str) for r in doc["roles"]):
+                    raise ValueError("roles")
+                outcome.roles = doc["roles"]
+            if doc.get("groups"):
+                if not isinstance(doc["groups"], list) or not all(isinstance(g, str) for g in doc["groups"]):
+                    raise ValueError("groups")
+                outcome.groups = [validate_group(g) for g in doc["groups"]]
+            if doc.get("subprotocol") is not None:
+                if doc["subprotocol"] not in offered:
+                    raise ValueError("subprotocol")
+                outcome.subprotocol = doc["subprotocol"]
+        except ValueError as exc:
+            log.warning("connect event for %s: invalid %s in the answer", target.connection_id, exc)
+            return error_response(500, "InternalServerError", "The connect event handler answered invalid values.")
+        return outcome
 
     @staticmethod
     def _raw_mode(request: web.Request) -> tuple[str, Optional[str], bool]:
@@ -245,7 +381,7 @@ class WebSocketGateway:
                 msg = await ws.receive()
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     try:
-                        self._on_frame(conn, msg.data)
+                        await self._on_frame(conn, msg.data)
                     except Exception:
                         log.exception("failed to process a frame of %s", conn.connection_id)
                         self.core.close(
@@ -316,9 +452,9 @@ class WebSocketGateway:
             log.info("connection %s: write failed (%s)", conn.connection_id, type(exc).__name__)
             # the reader notices the broken transport and decides what happens next
 
-    def _on_frame(self, conn: Connection, data: Union[str, bytes]) -> None:
+    async def _on_frame(self, conn: Connection, data: Union[str, bytes]) -> None:
         if conn.kind is ConnectionKind.RAW:
-            self._on_raw_frame(conn, data)
+            await self._on_raw_frame(conn, data)
             return
         if isinstance(data, bytes):
             try:
@@ -331,13 +467,13 @@ class WebSocketGateway:
         except MalformedMessage as exc:
             self._protocol_error(conn, f"Invalid message: {exc}.")
             return
-        self._on_request(conn, req)
+        await self._on_request(conn, req)
 
     def _protocol_error(self, conn: Connection, reason: str) -> None:
         log.info("connection %s refused: %s", conn.connection_id, reason)
         self.core.close(conn, code=CLOSE_INVALID_DATA, reason=reason, close_reason=reason)
 
-    def _on_raw_frame(self, conn: Connection, data: Union[str, bytes]) -> None:
+    async def _on_raw_frame(self, conn: Connection, data: Union[str, bytes]) -> None:
         if conn.raw_mode == "sendToGroup" and conn.raw_group is not None:
             group = conn.raw_group
             if not conn.permissions.allows(SEND_TO_GROUP, group):
@@ -349,17 +485,151 @@ class WebSocketGateway:
                 targets = [t for t in targets if t is not conn]
             self.core.deliver(targets, payload, group=group, from_user_id=conn.user_id)
             return
-        # sendEvent mode: the frame is the upstream `message` event; without an event handler the service drops the
-        # connection (close 1011).
-        log.info("connection %s: no event handler is configured for hub %s; closing", conn.connection_id, conn.hub)
-        self.core.close(
-            conn,
-            code=CLOSE_INTERNAL,
-            reason="No event handler is configured for this hub.",
-            close_reason="No event handler is configured for this hub",
-        )
+        # sendEvent mode: the frame is the upstream `message` event; without a handler, or when it fails, the service
+        # drops the connection (close 1011).
+        target = self._targets.get((conn.hub, conn.connection_id))
+        handler = self.upstream.find(conn.hub, user_event="message") if self.upstream else None
+        if handler is None or target is None or self.upstream is None:
+            log.info("connection %s: no event handler is configured for hub %s; closing", conn.connection_id, conn.hub)
+            self._upstream_failed(conn, "No event handler is configured for this hub.")
+            return
+        body = data.encode("utf-8") if isinstance(data, str) else data
+        content_type = "text/plain; charset=utf-8" if isinstance(data, str) else "application/octet-stream"
+        resp = await self._user_event(conn, target, "message", body, content_type)
+        if resp is None:
+            return
+        if resp.status == 200 and resp.body:
+            mime = (resp.content_type or "").partition(";")[0].strip().lower()
+            if mime in ("text/plain", "application/json"):
+                reply = Payload.text(resp.body.decode("utf-8", "replace"))
+            else:
+                reply = Payload.binary(resp.body)
+            self.core.deliver([conn], reply)
 
-    def _on_request(self, conn: Connection, req: ClientRequest) -> None:
+    def _upstream_failed(self, conn: Connection, reason: str) -> None:
+        self.core.close(conn, code=CLOSE_INTERNAL, reason=reason, close_reason=reason)
+
+    async def _user_event(
+        self,
+        conn: Connection,
+        target: EventTarget,
+        event: str,
+        body: bytes,
+        content_type: str,
+        metadata: Optional[dict[str, str]] = None,
+        ack_id: Optional[int] = None,
+    ) -> Optional[UpstreamResponse]:
+        """Send a blocking user event; on failure the connection is dropped (1011) and None is returned."""
+        assert self.upstream is not None
+        handler = self.upstream.find(conn.hub, user_event=event)
+        assert handler is not None
+        target.connection_state = conn.connection_state
+        extra = {f"x-webpubsub-metadata-{k.lower()}": v for k, v in (metadata or {}).items()}
+        try:
+            resp = await self.upstream.send(
+                handler,
+                target,
+                event_name=event,
+                ce_type=f"azure.webpubsub.user.{event}",
+                body=body,
+                content_type=content_type,
+                extra_headers=extra,
+            )
+        except UpstreamError as exc:
+            log.warning("event %r of %s failed: %s", event, conn.connection_id, exc)
+            resp = None
+        states = resp.headers.getall("ce-connectionState", []) if resp is not None else []
+        if resp is None or not resp.ok or len(states) > 1:
+            if resp is not None:
+                log.warning("event %r of %s answered HTTP %s", event, conn.connection_id, resp.status)
+            self.core.ack(conn, ack_id, ("InternalServerError", "The upstream event handler failed."))
+            self._upstream_failed(conn, "The upstream event handler failed.")
+            return None
+        if states:
+            conn.connection_state = target.connection_state = states[0]
+        return resp
+
+    async def _on_event(self, conn: Connection, req: ClientRequest) -> Optional[tuple[str, str]]:
+        """A JSON client's ``event``: sent upstream; a 200 body comes back as a server message before the ack."""
+        target = self._targets.get((conn.hub, conn.connection_id))
+        event = req.event or ""
+        handler = self.upstream.find(conn.hub, user_event=event) if self.upstream else None
+        if handler is None or target is None:
+            log.info("connection %s: event %r dropped, no event handler is configured", conn.connection_id, event)
+            return ("InternalServerError", f"No event handler is configured for hub '{conn.hub}'.")
+        payload = req.payload
+        assert payload is not None
+        if payload.data_type == "binary":
+            body, content_type = (
+                bytes(payload.raw) if isinstance(payload.raw, bytes) else b"",
+                "application/octet-stream",
+            )
+        elif payload.data_type == "json":
+            body, content_type = str(payload.raw).encode("utf-8"), "application/json"
+        else:
+            body, content_type = str(payload.raw).encode("utf-8"), "text/plain; charset=utf-8"
+        resp = await self._user_event(conn, target, event, body, content_type, req.metadata, req.ack_id)
+        if resp is None:
+            return None
+        if resp.status == 200 and resp.body:
+            mime = (resp.content_type or "").partition(";")[0].strip().lower()
+            reply: Payload
+            if mime == "text/plain":
+                reply = Payload.text(resp.body.decode("utf-8", "replace"))
+            elif mime in ("application/json", "text/json"):
+                try:
+                    reply = Payload.json_text(resp.body.decode("utf-8"))
+                except (ValueError, UnicodeDecodeError):
+                    reply = Payload.text(resp.body.decode("utf-8", "replace"))
+            else:
+                reply = Payload.binary(resp.body)
+            self.core.deliver([conn], reply)
+        return None
+
+    # ------------------------------------------------------------------ system events
+    def _fire(self, target: EventTarget, event: str, body: bytes) -> None:
+        """Send a non-blocking system event (``connected`` / ``disconnected``); failures are only logged."""
+        upstream = self.upstream
+        if upstream is None:
+            return
+        handler = upstream.find(target.hub, system_event=event)
+        if handler is None:
+            return
+
+        async def run() -> None:
+            try:
+                resp = await upstream.send(
+                    handler,
+                    target,
+                    event_name=event,
+                    ce_type=f"azure.webpubsub.sys.{event}",
+                    body=body,
+                    content_type="application/json",
+                )
+                if not resp.ok:
+                    log.warning("%s event of %s answered HTTP %s", event, target.connection_id, resp.status)
+            except UpstreamError as exc:
+                log.warning("%s event of %s failed: %s", event, target.connection_id, exc)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_ended(self, conn: Connection) -> None:
+        target = self._targets.pop((conn.hub, conn.connection_id), None)
+        if target is not None:
+            target.connection_state = conn.connection_state
+            reason = conn.close_reason or "The connection ended."
+            self._fire(target, "disconnected", dumps({"reason": reason}).encode("utf-8"))
+
+    async def drain_events(self, timeout: float = 5.0) -> None:
+        """Wait (up to ``timeout``) for pending ``connected``/``disconnected`` events."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _on_request(self, conn: Connection, req: ClientRequest) -> None:
         core = self.core
         if req.type == "ping":
             core.send_control(conn, dumps({"type": "pong"}))
@@ -402,8 +672,9 @@ class WebSocketGateway:
                 metadata=req.metadata,
             )
         else:
-            log.info("connection %s: event %r dropped, no event handler is configured", conn.connection_id, req.event)
-            error = ("InternalServerError", f"No event handler is configured for hub '{conn.hub}'.")
+            error = await self._on_event(conn, req)
+            if conn.state is not ConnectionState.OPEN:
+                return
         core.ack(conn, req.ack_id, error)
 
     # ------------------------------------------------------------------ shutdown
