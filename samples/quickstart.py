@@ -57,7 +57,7 @@ def main() -> None:
     with service_target("quickstart") as target:
         print(f"Using {target.where}, hub {target.hub!r}")
 
-        # -- 1. The server SDK client. One per hub; it is thread-safe and cheap to keep around. -------------------
+        # -- 1. The server SDK client: one per hub. Create it once and reuse it; it keeps its HTTP connections open.
         with WebPubSubServiceClient.from_connection_string(target.connection_string, hub=target.hub) as service:
             # -- 2. Client access URLs. The SDK signs them locally with the access key; hand them to your clients.
             ann_url = service.get_client_access_token(user_id="ann")["url"]
@@ -73,8 +73,6 @@ def main() -> None:
                 # JSON clients learn their connection id from the "connected" system message.
                 print(f"Connected: raw (ann), json (bob, {bob.connection_id}), reliable (carol, {carol.connection_id})")
                 run_steps(service, raw, bob, carol)
-                raw.close()
-                carol.close()
 
     print()
     print_table(["step", "raw client (ann)", "json client (bob)", "reliable client (carol)"], rows)

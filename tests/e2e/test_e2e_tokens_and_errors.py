@@ -111,6 +111,7 @@ async def test_wrong_key_raises_client_authentication_error(service: Service, em
     with pytest.raises(ClientAuthenticationError) as info:
         await other.send_to_all("x")
     assert info.value.status_code == 401
+    assert WRONG_KEY not in str(info.value) and "eyJ" not in str(info.value)  # no key, no token in the message
     with pytest.raises(ClientAuthenticationError):  # HEAD methods map 404 to False, but 401 still raises
         await other.connection_exists("c1")
     with pytest.raises(ClientAuthenticationError):
@@ -167,6 +168,23 @@ async def test_key_credential_update_takes_effect_on_the_next_request(service: S
     kim = await WsClient.open(token["url"], JSON, "kim")
     assert await other.user_exists("kim") is True
     await kim.close()
+    if service.flavour == "aio":
+        await client.close()
+    else:
+        client.close()
+
+
+async def test_hub_names_are_case_insensitive(service: Service, emulator: object) -> None:
+    upper = service.hub.upper()
+    client = make_client(service.flavour, service.connection_string, upper)
+    other = Service(service.flavour, client, upper, service.connection_string)
+    token = await other.get_client_access_token(user_id="lee")
+    assert token["baseUrl"].endswith(f"/client/hubs/{upper}")  # the SDK keeps the hub's case
+    lee = await WsClient.open(token["url"], JSON, "lee")
+    await service.send_to_all("same hub")  # sent with the lower-case name
+    assert decoded(await lee.next_message()) == ("text", "same hub")
+    assert await other.user_exists("lee") is True
+    await lee.close()
     if service.flavour == "aio":
         await client.close()
     else:
