@@ -6,13 +6,17 @@ request), needs the subprotocol echoed, and indexes fields like dataType and err
 
 from __future__ import annotations
 
+import asyncio
 import queue
+import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from azure.messaging.webpubsubclient import WebPubSubClient, WebPubSubClientCredential
+from azure.messaging.webpubsubclient.aio import WebPubSubClient as AsyncWebPubSubClient
+from azure.messaging.webpubsubclient.aio import WebPubSubClientCredential as AsyncWebPubSubClientCredential
 from azure.messaging.webpubsubclient.models import (
     CallbackType,
     OnGroupDataMessageArgs,
@@ -22,6 +26,7 @@ from azure.messaging.webpubsubclient.models import (
     WebPubSubProtocolType,
 )
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
+from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient as AsyncServiceClient
 
 TIMEOUT = 10.0
 # The official client registers its wait for an ack only after sending, so an ack that arrives first (easy on a local
@@ -161,3 +166,60 @@ def test_server_close_reaches_official_client(
         assert sync_service.user_exists("carl") is False
     finally:
         client.close()
+
+
+def test_official_reliable_client_recovers_after_a_dropped_transport(sync_service: WebPubSubServiceClient) -> None:
+    client, events = open_client(sync_service, "rita")
+    try:
+        client.join_group("r")
+        member = next(iter(sync_service.list_connections(group="r")))
+        # Cut the TCP connection under the client without a WebSocket close handshake, as a network failure would.
+        # (This reaches into the client's private websocket object: test-only.)
+        client._ws.sock.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+        sync_service.send_to_group("r", "while away")
+        assert events.next("group").data == "while away"  # re-sent after the client recovered the session
+        assert sync_service.connection_exists(member.connection_id) is True
+        assert [m.connection_id for m in sync_service.list_connections(group="r")] == [member.connection_id]
+        sync_service.send_to_group("r", "after")
+        assert events.next("group").data == "after"  # and nothing twice
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("protocol", [WebPubSubProtocolType.JSON_RELIABLE, WebPubSubProtocolType.JSON])
+async def test_official_async_client(webpubsub_emulator: Any, protocol: WebPubSubProtocolType) -> None:
+    hub = "official_aio_" + uuid.uuid4().hex[:8]
+    async with AsyncServiceClient.from_connection_string(webpubsub_emulator.connection_string, hub=hub) as service:
+
+        async def url() -> str:
+            token = await service.get_client_access_token(user_id="ada", roles=["webpubsub.joinLeaveGroup"])
+            return token["url"]
+
+        received: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+        async def on_group(event: OnGroupDataMessageArgs) -> None:
+            await received.put(("group", event))
+
+        async def on_server(event: OnServerDataMessageArgs) -> None:
+            await received.put(("server", event))
+
+        client = AsyncWebPubSubClient(
+            AsyncWebPubSubClientCredential(url),
+            protocol_type=protocol,
+            reconnect_retry_total=0,
+            ack_timeout=ACK_TIMEOUT,
+        )
+        await client.subscribe(CallbackType.GROUP_MESSAGE, on_group)
+        await client.subscribe(CallbackType.SERVER_MESSAGE, on_server)
+        await client.open()
+        try:
+            await client.join_group("news")
+            await service.send_to_group("news", {"headline": "async"})
+            kind, event = await asyncio.wait_for(received.get(), TIMEOUT)
+            assert (kind, event.group, event.data) == ("group", "news", {"headline": "async"})
+            await service.send_to_user("ada", b"\x00\x01")
+            kind, event = await asyncio.wait_for(received.get(), TIMEOUT)
+            assert (kind, event.data_type, bytes(event.data)) == ("server", WebPubSubDataType.BINARY, b"\x00\x01")
+            assert [m.user_id async for m in service.list_connections(group="news")] == ["ada"]
+        finally:
+            await client.close()
