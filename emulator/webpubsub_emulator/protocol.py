@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
@@ -34,9 +35,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
 def loads(text: Union[str, bytes]) -> Any:
-    """Parse strict JSON (no NaN or Infinity)."""
-    return json.loads(text, parse_constant=_reject_constant)
+    """Parse strict JSON: no NaN or Infinity, and no number too large for a double (``1e999``)."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def dumps(value: Any) -> str:

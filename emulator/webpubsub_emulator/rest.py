@@ -143,6 +143,12 @@ class RestApi:
         rest = segments[2:]
         if rest == ["health"]:
             if request.method in ("HEAD", "GET"):
+                # no auth, and the api-version may be absent (readiness probes); a given one must be valid
+                if "api-version" in request.query:
+                    try:
+                        validate_api_version(request.query.get("api-version"))
+                    except ValidationError as exc:
+                        raise _bad(str(exc)) from None
                 return _empty(200)
             raise ApiError(404, "NotFound", "No such operation.")
         if len(rest) < 2 or rest[0] != "hubs":

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 #: The well-known development key (the same one the other local emulators use). Not a secret.
 DEFAULT_ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 _TICK_SECONDS = 1.0
+_MAX_LINE_BYTES = 64 * 1024
 
 CORE_KEY = web.AppKey("core", Core)
 REST_KEY = web.AppKey("rest", RestApi)
@@ -123,7 +124,15 @@ class Emulator:
         # the endpoint (used for `aud` checks) is only known once the port is bound, so the app reads it lazily
         upstream = Upstream(self.access_key, self.endpoint, self.event_handlers) if self.event_handlers else None
         app = create_app(self.core, self.access_key, self.endpoint, upstream)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
+        # long filters make long URLs, and the REST token signs the full URL: allow more than aiohttp's 8 KiB default
+        runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=2.0,
+            max_line_size=_MAX_LINE_BYTES,
+            max_field_size=_MAX_LINE_BYTES,
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port, reuse_address=True)
         try:

@@ -40,8 +40,11 @@ __all__ = ["MAX_FRAME_BYTES", "WebSocketGateway"]
 
 log = logging.getLogger(__name__)
 
-#: Client frames larger than this are refused with close code 1009.
+#: Client frames larger than this are refused with ``disconnected`` (JSON clients) and close code 1009.
 MAX_FRAME_BYTES = 1024 * 1024
+#: Frames beyond this are cut off by aiohttp itself (close 1009 without a reason) before they are buffered.
+_HARD_FRAME_BYTES = 16 * 1024 * 1024
+CLOSE_TOO_BIG = 1009
 CLOSE_INVALID_DATA = 1007
 CLOSE_POLICY = 1008
 CLOSE_INTERNAL = 1011
@@ -342,7 +345,7 @@ class WebSocketGateway:
     @staticmethod
     def _socket(chosen: Optional[str]) -> web.WebSocketResponse:
         return web.WebSocketResponse(
-            protocols=(chosen,) if chosen else (), max_msg_size=MAX_FRAME_BYTES, autoping=True, compress=False
+            protocols=(chosen,) if chosen else (), max_msg_size=_HARD_FRAME_BYTES, autoping=True, compress=False
         )
 
     async def _recover(
@@ -395,8 +398,8 @@ class WebSocketGateway:
                     break
                 elif msg.type is WSMsgType.ERROR:
                     log.info("connection %s: transport error %s", conn.connection_id, ws.exception())
-                    if ws.close_code == 1009:
-                        self.core.close(conn, code=1009, reason="The frame is too large.")
+                    if ws.close_code == CLOSE_TOO_BIG:
+                        self.core.close(conn, code=CLOSE_TOO_BIG, reason="The frame is too large.")
                     break
                 elif msg.type in (WSMsgType.CLOSING, WSMsgType.CLOSED):
                     break
@@ -453,6 +456,12 @@ class WebSocketGateway:
             # the reader notices the broken transport and decides what happens next
 
     async def _on_frame(self, conn: Connection, data: Union[str, bytes]) -> None:
+        size = len(data) if isinstance(data, bytes) or len(data) * 4 <= MAX_FRAME_BYTES else len(data.encode("utf-8"))
+        if size > MAX_FRAME_BYTES:
+            reason = f"The frame is larger than {MAX_FRAME_BYTES} bytes."
+            log.info("connection %s refused: %s", conn.connection_id, reason)
+            self.core.close(conn, code=CLOSE_TOO_BIG, reason=reason, close_reason=reason)
+            return
         if conn.kind is ConnectionKind.RAW:
             await self._on_raw_frame(conn, data)
             return
