@@ -5,7 +5,13 @@ client being measured. Every request is ``send_to_all`` of a short ``text/plain`
 (202), each signed with its own JWT (``aud`` = the full URL), exactly as the SDK does.
 
 * sync: ``WebPubSubServiceClient`` (requests transport, keep-alive) vs ``http.client.HTTPConnection`` (keep-alive).
+  A third figure, a bare ``requests.Session`` doing the same, shows how much of the gap is the requests library
+  (which azure-core's default sync transport is built on) rather than the SDK.
 * aio: ``aio.WebPubSubServiceClient`` with 64 concurrent tasks vs an ``aiohttp.ClientSession`` with 64 tasks.
+
+Both SDK clients are also measured with azure-core's transport built with ``use_env_settings=False``: by default
+azure-core trusts the environment (proxy variables, netrc), which costs requests a proxy lookup per call and aiohttp
+(``trust_env=True``) two thread-pool hops per call.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import time
 from typing import Awaitable, Callable, Dict
 
 import aiohttp
+import requests
+from azure.core.pipeline.transport import AioHttpTransport, RequestsTransport
 
 from ._common import ACCESS_KEY, API_VERSION, HUB, emulator_process, print_table, rest_token, safe_ratio, status
 
@@ -76,27 +84,45 @@ def _sync_pair(endpoint: str, count: int, repeats: int, max_seconds: float) -> D
         if response.status != 202:
             raise RuntimeError(f"raw send answered {response.status}")
 
+    session = requests.Session()
+
+    def lib() -> None:
+        headers = {"Authorization": "Bearer " + rest_token(url), "Content-Type": "text/plain"}
+        response = session.post(url, data=BODY.encode(), headers=headers, timeout=10)
+        if response.status_code != 202:
+            raise RuntimeError(f"requests send answered {response.status_code}")
+
     client = WebPubSubServiceClient.from_connection_string(_conn_str(endpoint), hub=HUB)
+    no_env = WebPubSubServiceClient.from_connection_string(
+        _conn_str(endpoint), hub=HUB, transport=RequestsTransport(use_env_settings=False)
+    )
 
     def sdk() -> None:
         client.send_to_all(BODY, content_type="text/plain")
 
-    raw_best = sdk_best = 0.0
+    def sdk_no_env() -> None:
+        no_env.send_to_all(BODY, content_type="text/plain")
+
+    raw_best = sdk_best = lib_best = no_env_best = 0.0
     try:
-        for _ in range(repeats):  # interleaved so that load from other tenants hits both sides alike
+        for _ in range(repeats):  # interleaved so that load from other tenants hits every side alike
             raw_best = max(raw_best, _sync_rate(raw, count, max_seconds))
             sdk_best = max(sdk_best, _sync_rate(sdk, count, max_seconds))
+            lib_best = max(lib_best, _sync_rate(lib, count, max_seconds))
+            no_env_best = max(no_env_best, _sync_rate(sdk_no_env, count, max_seconds))
     finally:
         client.close()
+        no_env.close()
         conn.close()
-    return {"sdk": sdk_best, "raw": raw_best}
+        session.close()
+    return {"sdk": sdk_best, "raw": raw_best, "lib": lib_best, "no_env": no_env_best}
 
 
 async def _async_pair(endpoint: str, count: int, repeats: int, max_seconds: float) -> Dict[str, float]:
     from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
     url = f"{endpoint}/api/hubs/{HUB}/:send?api-version={API_VERSION}"
-    raw_best = sdk_best = 0.0
+    raw_best = sdk_best = no_env_best = 0.0
     async with aiohttp.ClientSession() as session:
 
         async def raw() -> None:
@@ -106,15 +132,23 @@ async def _async_pair(endpoint: str, count: int, repeats: int, max_seconds: floa
                 if response.status != 202:
                     raise RuntimeError(f"raw send answered {response.status}")
 
-        async with WebPubSubServiceClient.from_connection_string(_conn_str(endpoint), hub=HUB) as client:
+        client = WebPubSubServiceClient.from_connection_string(_conn_str(endpoint), hub=HUB)
+        no_env = WebPubSubServiceClient.from_connection_string(
+            _conn_str(endpoint), hub=HUB, transport=AioHttpTransport(use_env_settings=False)
+        )
+        async with client, no_env:
 
             async def sdk() -> None:
                 await client.send_to_all(BODY, content_type="text/plain")
 
+            async def sdk_no_env() -> None:
+                await no_env.send_to_all(BODY, content_type="text/plain")
+
             for _ in range(repeats):
                 raw_best = max(raw_best, await _async_rate(raw, count, CONCURRENCY, max_seconds))
                 sdk_best = max(sdk_best, await _async_rate(sdk, count, CONCURRENCY, max_seconds))
-    return {"sdk": sdk_best, "raw": raw_best}
+                no_env_best = max(no_env_best, await _async_rate(sdk_no_env, count, CONCURRENCY, max_seconds))
+    return {"sdk": sdk_best, "raw": raw_best, "no_env": no_env_best}
 
 
 def run(quick: bool) -> Dict[str, float]:
@@ -127,16 +161,30 @@ def run(quick: bool) -> Dict[str, float]:
         "sync_sdk_requests_per_s": sync["sdk"],
         "sync_raw_requests_per_s": sync["raw"],
         "sync_throughput_ratio": safe_ratio(sync["sdk"], sync["raw"]),
+        "sync_requests_lib_requests_per_s": sync["lib"],
+        "sync_vs_requests_lib_ratio": safe_ratio(sync["sdk"], sync["lib"]),
+        "sync_sdk_no_env_settings_requests_per_s": sync["no_env"],
+        "sync_no_env_settings_throughput_ratio": safe_ratio(sync["no_env"], sync["raw"]),
         "aio_sdk_requests_per_s": aio["sdk"],
         "aio_raw_requests_per_s": aio["raw"],
         "aio_throughput_ratio": safe_ratio(aio["sdk"], aio["raw"]),
+        "aio_sdk_no_env_settings_requests_per_s": aio["no_env"],
+        "aio_no_env_settings_throughput_ratio": safe_ratio(aio["no_env"], aio["raw"]),
     }
     print_table(
         "(b) send_to_all throughput against the emulator over loopback (goal: ratio >= 0.8)",
         ["client", "SDK req/s", "raw req/s", "ratio"],
         [
             ["sync vs http.client", sync["sdk"], sync["raw"], results["sync_throughput_ratio"]],
+            ["sync vs requests.Session", sync["sdk"], sync["lib"], results["sync_vs_requests_lib_ratio"]],
+            [
+                "sync, use_env_settings=False",
+                sync["no_env"],
+                sync["raw"],
+                results["sync_no_env_settings_throughput_ratio"],
+            ],
             [f"aio x{CONCURRENCY} vs aiohttp", aio["sdk"], aio["raw"], results["aio_throughput_ratio"]],
+            ["aio, use_env_settings=False", aio["no_env"], aio["raw"], results["aio_no_env_settings_throughput_ratio"]],
         ],
     )
     return results
