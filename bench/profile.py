@@ -49,13 +49,12 @@ def _profile_sdk(out: Path, quick: bool) -> None:
         status(f"wrote {out / f'{name}.txt'}")
 
 
-async def _drive(endpoint: str, quick: bool) -> None:
+async def _drive(endpoint: str, sends: int, clients: int, broadcasts: int) -> None:
     import aiohttp
 
     from ._common import API_VERSION, HUB, client_ws_url, rest_token
 
     url = f"{endpoint}/api/hubs/{HUB}/:send?api-version={API_VERSION}"
-    sends, clients, broadcasts = (50, 20, 5) if quick else (3000, 500, 60)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
         async def post(body: bytes) -> None:
@@ -79,7 +78,7 @@ async def _drive(endpoint: str, quick: bool) -> None:
             await ws.close()
 
 
-def _profile_emulator(out: Path, quick: bool) -> None:
+def _profile_emulator(out: Path, sends: int, clients: int, broadcasts: int) -> None:
     report = out / "emulator.txt"
     argv: List[str] = [sys.executable, "-m", "bench._emu_profiled", str(report)]
     argv += ["--host", "127.0.0.1", "--port", "0", "--access-key", ACCESS_KEY]
@@ -98,7 +97,7 @@ def _profile_emulator(out: Path, quick: bool) -> None:
         if not endpoint:
             raise RuntimeError("the profiled emulator printed no endpoint")
         _wait_port(int(endpoint.rsplit(":", 1)[1]))
-        asyncio.run(_drive(endpoint, quick))
+        asyncio.run(_drive(endpoint, sends, clients, broadcasts))
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -113,6 +112,9 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--output", default=str(HERE / "profiles"))
     parser.add_argument("--only", default="sdk,emulator")
+    parser.add_argument("--sends", type=int, default=3000, help="REST sends to a hub without connections")
+    parser.add_argument("--clients", type=int, default=500, help="WebSocket clients for the broadcast part")
+    parser.add_argument("--broadcasts", type=int, default=60)
     args = parser.parse_args(argv)
     out = Path(args.output)
     os.makedirs(out, exist_ok=True)
@@ -120,7 +122,9 @@ def main(argv: List[str]) -> int:
     if "sdk" in only:
         _profile_sdk(out, args.quick)
     if "emulator" in only:
-        _profile_emulator(out, args.quick)
+        if args.quick:
+            args.sends, args.clients, args.broadcasts = 50, 20, 5
+        _profile_emulator(out, args.sends, args.clients, args.broadcasts)
     return 0
 
 
