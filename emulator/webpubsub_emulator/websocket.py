@@ -45,6 +45,8 @@ MAX_FRAME_BYTES = 1024 * 1024
 #: Frames beyond this are cut off by aiohttp itself (close 1009 without a reason) before they are buffered.
 _HARD_FRAME_BYTES = 16 * 1024 * 1024
 CLOSE_TOO_BIG = 1009
+#: How long a closing connection may take to write its last frames before its transport is dropped.
+CLOSE_GRACE_SECONDS = 10.0
 CLOSE_INVALID_DATA = 1007
 CLOSE_POLICY = 1008
 CLOSE_INTERNAL = 1011
@@ -59,6 +61,8 @@ class _Transport:
     writer: Optional[asyncio.Task[None]] = None
     superseded: bool = False
     client_closed: bool = False
+    raw_transport: Optional[asyncio.Transport] = None
+    watchdog: Optional[asyncio.TimerHandle] = None
 
 
 @dataclass
@@ -239,7 +243,7 @@ class WebSocketGateway:
             self._targets[(conn.hub, conn.connection_id)] = target
             self._fire(target, "connected", b"{}")
         log.info("connection %s (user %s, %s) joined hub %s", conn.connection_id, user_id, chosen or "raw", hub)
-        return await self._serve(ws, conn)
+        return await self._serve(request, ws, conn)
 
     async def _connect_event(
         self,
@@ -369,14 +373,15 @@ class WebSocketGateway:
             with contextlib.suppress(Exception):
                 await old.ws.close(code=CLOSE_GOING_AWAY, message=b"Replaced by a recovered connection")
         log.info("connection %s in hub %s recovered", conn.connection_id, hub)
-        return await self._serve(ws, conn)
+        return await self._serve(request, ws, conn)
 
     # ------------------------------------------------------------------ frames
-    async def _serve(self, ws: web.WebSocketResponse, conn: Connection) -> web.WebSocketResponse:
+    async def _serve(self, request: web.Request, ws: web.WebSocketResponse, conn: Connection) -> web.WebSocketResponse:
         transport = _Transport(ws, conn)
+        transport.raw_transport = request.transport
         key = (conn.hub, conn.connection_id)
         self._transports[key] = transport
-        conn.wakeup = transport.ready.set
+        conn.wakeup = lambda: self._wake(transport)
         transport.writer = asyncio.get_running_loop().create_task(self._write(transport))
         transport.ready.set()
         try:
@@ -419,6 +424,8 @@ class WebSocketGateway:
 
     def _lost(self, transport: _Transport) -> None:
         conn = transport.conn
+        if transport.watchdog is not None:
+            transport.watchdog.cancel()
         if transport.writer is not None and not transport.writer.done():
             transport.writer.cancel()
         key = (conn.hub, conn.connection_id)
@@ -431,6 +438,20 @@ class WebSocketGateway:
             log.info("connection %s %s", conn.connection_id, "held for recovery" if held else "disconnected")
         elif conn.state is ConnectionState.CLOSING:
             self.core.finished(conn)
+
+    def _wake(self, transport: _Transport) -> None:
+        transport.ready.set()
+        if transport.conn.state is ConnectionState.CLOSING and transport.watchdog is None:
+            # a client that stopped reading must not keep a closed connection alive: give the final frames some time
+            loop = asyncio.get_running_loop()
+            transport.watchdog = loop.call_later(CLOSE_GRACE_SECONDS, self._abort_if_stuck, transport)
+
+    def _abort_if_stuck(self, transport: _Transport) -> None:
+        if transport.writer is not None and not transport.writer.done() and transport.raw_transport is not None:
+            log.info(
+                "connection %s: final frames not written in time; dropping the transport", transport.conn.connection_id
+            )
+            transport.raw_transport.abort()
 
     async def _write(self, transport: _Transport) -> None:
         ws, conn = transport.ws, transport.conn

@@ -416,3 +416,11 @@ def test_json_payload_from_rest_text_keeps_raw_text() -> None:
     assert p.raw == '{"a": 1}' and p.value == {"a": 1}
     with pytest.raises(ValueError):
         Payload.json_text("{bad")
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "Infinity", "NaN"])
+def test_non_finite_numbers_are_malformed(number: str) -> None:
+    with pytest.raises(MalformedMessage):
+        parse_client_message('{"type":"sendToGroup","group":"g","data":' + number + "}")
+    with pytest.raises(ValueError):
+        Payload.json_text(number)

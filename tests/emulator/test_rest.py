@@ -21,6 +21,7 @@ import jwt
 import pytest
 import yarl
 from webpubsub_emulator import DEFAULT_ACCESS_KEY, Emulator
+from webpubsub_emulator.core import ConnectionState
 
 API = "2024-12-01"
 KEY = DEFAULT_ACCESS_KEY
@@ -876,3 +877,70 @@ async def test_hub_without_handler_is_unaffected(hapi: Api, upstream: Upstream) 
     ack = await recv_json(ws)
     assert ack["error"]["name"] == "InternalServerError"
     assert upstream.requests == []
+
+
+# ---------------------------------------------------------------- limits and slow clients
+
+
+async def test_health_checks_a_given_api_version(api: Api) -> None:
+    async with api.session.head(f"{api.emu.endpoint}/api/health?api-version=1999-01-01") as resp:
+        assert resp.status == 400 and resp.headers["x-ms-error-code"] == "BadRequest"
+
+
+async def test_json_body_with_out_of_range_number_is_400(api: Api) -> None:
+    status, headers, body = await api.call("POST", "/:send", body=b'{"v":1e999}', content_type="application/json")
+    assert status == 400 and error_of(headers, body)[0] == "BadRequest"
+
+
+async def test_long_signed_url_still_gets_a_json_error(api: Api) -> None:
+    flt = "(" * 3000 + "true" + ")" * 3000  # ~18 KB of URL, signed into an even longer header
+    status, headers, body = await api.call("POST", "/:send", [("filter", flt)], body=b"x", content_type="text/plain")
+    assert status == 400 and error_of(headers, body)[0] == "BadRequest"
+
+
+async def test_oversized_client_frame_gets_disconnected_and_1009(api: Api) -> None:
+    ws, _ = await api.connect()
+    await ws.send_str(json.dumps({"type": "event", "event": "e", "dataType": "text", "data": "x" * (1024 * 1024)}))
+    msg = await recv_json(ws)
+    assert msg["event"] == "disconnected" and "1048576" in msg["message"]
+    close = await recv(ws)
+    assert close.type == aiohttp.WSMsgType.CLOSE and close.data == 1009 and close.extra
+
+
+async def test_slow_client_does_not_block_others_and_ttl_drops_for_it_only(api: Api) -> None:
+    fast, _ = await api.connect(protocol=None)
+    slow, _ = await api.connect(protocol=None)  # does not read until the TTL has passed
+    body = b"x" * 500_000
+    count = 40
+    for _ in range(count):
+        status = await api.status("POST", "/:send", [("messageTtlSeconds", "1")], body=body, content_type="text/plain")
+        assert status == 202
+        msg = await recv(fast)  # the fast client gets each message right away
+        assert msg.type == aiohttp.WSMsgType.TEXT and len(msg.data) == len(body)
+    await asyncio.sleep(1.5)
+    received = 0
+    while not await silent(slow, 0.5):
+        received += 1
+    assert 0 < received < count  # what sat in the emulator's queue past the TTL was dropped
+
+
+async def test_client_that_stops_reading_is_dropped_after_a_close(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from webpubsub_emulator import websocket as ws_module
+
+    monkeypatch.setattr(ws_module, "CLOSE_GRACE_SECONDS", 0.5)
+    stuck, _ = await api.connect(protocol=None)
+    conn = api.emu.core.live_connections("hub1")[0]
+    cid = conn.connection_id
+    for _ in range(30):
+        await api.status("POST", "/:send", body=b"y" * 1_000_000, content_type="text/plain")
+    assert await api.status("DELETE", f"/connections/{cid}") == 204
+    assert await api.status("HEAD", f"/connections/{cid}") == 404  # detached from the hub at once
+    for _ in range(40):
+        if conn.state is ConnectionState.GONE:
+            break
+        await asyncio.sleep(0.1)
+    assert conn.state is ConnectionState.GONE  # the stuck transport was dropped after the grace period
+    other, _ = await api.connect()
+    assert await api.status("POST", "/:send", body=b"z", content_type="text/plain") == 202
+    assert (await recv_json(other))["data"] == "z"
+    await stuck.close()
