@@ -94,19 +94,20 @@ def test_bench_quick_writes_every_figure(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    log = proc.stderr[-2000:]  # the harness's progress and NOTE lines, shown with any failure below
 
     missing = [k for k in [*SCALAR_KEYS, "curve_connections_count", *CURVE_KEYS] if k not in results]
     assert not missing, f"results.json lacks {missing}"
     for key in SCALAR_KEYS:
-        assert _is_number(results[key]), f"{key} = {results[key]!r}"
+        assert _is_number(results[key]), f"{key} = {results[key]!r}\n{log}"
         if key not in MAY_BE_NONPOSITIVE:
-            assert results[key] > 0, f"{key} = {results[key]!r}"
-    assert results["fanout_emulator_delivered_fraction"] == 1.0
+            assert results[key] > 0, f"{key} = {results[key]!r}\n{log}"
+    assert results["fanout_emulator_delivered_fraction"] == 1.0, log
 
     counts = results["curve_connections_count"]
     assert counts and all(isinstance(n, int) and n > 0 for n in counts)
     for key in CURVE_KEYS:
         assert isinstance(results[key], list) and len(results[key]) == len(counts), key
-        assert all(_is_number(v) for v in results[key]), f"{key} = {results[key]!r}"
+        assert all(_is_number(v) for v in results[key]), f"{key} = {results[key]!r}\n{log}"
     assert results["meta"]["quick"] is True
     assert not (tmp_path / "scaling.png").exists()
