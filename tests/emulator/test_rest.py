@@ -944,3 +944,47 @@ async def test_client_that_stops_reading_is_dropped_after_a_close(api: Api, monk
     assert await api.status("POST", "/:send", body=b"z", content_type="text/plain") == 202
     assert (await recv_json(other))["data"] == "z"
     await stuck.close()
+
+
+# ---------------------------------------------------------------- the pytest fixture and the thread runner
+
+
+def test_pytest_fixture_yields_a_started_thread(webpubsub_emulator: Any) -> None:
+    import urllib.request
+
+    emu = webpubsub_emulator
+    assert emu.port > 0 and emu.endpoint == f"http://127.0.0.1:{emu.port}"
+    assert emu.access_key == KEY
+    assert emu.connection_string == f"Endpoint={emu.endpoint};AccessKey={KEY};Version=1.0;"
+    request = urllib.request.Request(f"{emu.endpoint}/api/health", method="HEAD")
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 200
+    url = emu.client_url("Hub", user_id="u", roles=["webpubsub.sendToGroup"], groups=["g"], minutes_to_expire=5)
+    assert url.startswith(f"ws://127.0.0.1:{emu.port}/client/hubs/Hub?access_token=")
+    claims = jwt.decode(url.split("access_token=")[1], KEY, algorithms=["HS256"], options={"verify_aud": False})
+    assert claims["aud"] == f"{emu.endpoint}/client/hubs/Hub" and claims["sub"] == "u"
+    assert claims["role"] == ["webpubsub.sendToGroup"] and claims["webpubsub.group"] == ["g"]
+    assert claims["exp"] - claims["iat"] == 300
+
+
+def test_emulator_thread_with_websocket_client() -> None:
+    import websocket
+    from webpubsub_emulator import EmulatorThread
+
+    with EmulatorThread(port=0) as emu:
+        ws = websocket.create_connection(emu.client_url("h", user_id="a"), subprotocols=[JSON_P], timeout=10)
+        try:
+            assert json.loads(ws.recv())["userId"] == "a"
+            ws.send(json.dumps({"type": "ping"}))
+            assert json.loads(ws.recv()) == {"type": "pong"}
+        finally:
+            ws.close()
+    with pytest.raises(ValueError):
+        EmulatorThread(access_key="too-short")
+
+
+def test_emulator_thread_reports_a_busy_port() -> None:
+    from webpubsub_emulator import EmulatorThread
+
+    with EmulatorThread(port=0) as first, pytest.raises(OSError):
+        EmulatorThread(port=first.port).start()
