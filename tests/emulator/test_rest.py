@@ -671,7 +671,10 @@ async def test_reliable_connection_held_for_recovery_exists(api: Api) -> None:
 # ---------------------------------------------------------------- CLI
 
 
-def test_cli_start_up_contract() -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_cli_start_up_contract(stop_signal: signal.Signals) -> None:
+    import websocket
+
     exe = os.path.join(os.path.dirname(sys.executable), "webpubsub-emulator")
     cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "webpubsub_emulator"]
     proc = subprocess.Popen([*cmd, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -688,13 +691,33 @@ def test_cli_start_up_contract() -> None:
                 return resp.status
 
         assert asyncio.run(probe()) == 200
-        proc.send_signal(signal.SIGTERM)
+        # a connected client does not hold up the shutdown
+        token = sign(f"{endpoint}/client/hubs/h", lifetime=600)
+        client = websocket.create_connection(
+            f"{endpoint.replace('http', 'ws', 1)}/client/hubs/h?access_token={token}", subprotocols=[JSON_P], timeout=10
+        )
+        assert json.loads(client.recv())["event"] == "connected"
+        proc.send_signal(stop_signal)
         assert proc.wait(timeout=15) == 0
+        client.close()
         assert proc.stdout.read() == ""  # exactly one line
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_cli_busy_port_exits_1_without_a_line() -> None:
+    from webpubsub_emulator import EmulatorThread
+
+    with EmulatorThread(port=0) as first:
+        proc = subprocess.run(
+            [sys.executable, "-m", "webpubsub_emulator", "--port", str(first.port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert proc.returncode == 1 and proc.stdout == "" and "cannot listen" in proc.stderr
 
 
 def test_cli_rejects_short_key() -> None:
@@ -988,3 +1011,15 @@ def test_emulator_thread_reports_a_busy_port() -> None:
 
     with EmulatorThread(port=0) as first, pytest.raises(OSError):
         EmulatorThread(port=first.port).start()
+
+
+async def test_unexpected_errors_are_500_json_without_internals(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    monkeypatch.setattr(api.emu.core, "targets_all", explode)
+    status, headers, body = await api.call("POST", "/:send", body=b"x", content_type="text/plain")
+    assert status == 500 and error_of(headers, body)[0] == "InternalServerError"
+    assert b"secret" not in body and b"Traceback" not in body
+    status, headers, body = await api.call("HEAD", "/users/u")  # unaffected operations keep working
+    assert status == 404
