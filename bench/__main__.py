@@ -186,6 +186,7 @@ def _curves(quick: bool, max_connections: int) -> Dict[str, Any]:
 
 def plot(results: Dict[str, Any], path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -202,6 +203,9 @@ def plot(results: Dict[str, Any], path: Path) -> None:
             values = [float("nan") if v is None else v for v in results[f"curve_{kind}_{key}"]]
             ax.plot(counts, values, style, label="emulator" if kind == "emulator" else "raw aiohttp baseline")
         ax.set_xscale("log")
+        ax.set_xticks(counts)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("connected WebSocket clients")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
