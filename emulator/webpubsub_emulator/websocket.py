@@ -410,6 +410,8 @@ class WebSocketGateway:
                     break
         except ConnectionError:
             log.info("connection %s: transport reset", conn.connection_id)
+        except Exception:
+            log.exception("unexpected error while reading from %s", conn.connection_id)
         finally:
             await self._finish(transport)
         return ws
@@ -475,6 +477,10 @@ class WebSocketGateway:
         except (ConnectionError, RuntimeError) as exc:
             log.info("connection %s: write failed (%s)", conn.connection_id, type(exc).__name__)
             # the reader notices the broken transport and decides what happens next
+        except Exception:
+            log.exception("unexpected error while writing to %s", conn.connection_id)
+            if transport.raw_transport is not None:
+                transport.raw_transport.abort()
 
     async def _on_frame(self, conn: Connection, data: Union[str, bytes]) -> None:
         size = len(data) if isinstance(data, bytes) or len(data) * 4 <= MAX_FRAME_BYTES else len(data.encode("utf-8"))

@@ -424,3 +424,38 @@ def test_non_finite_numbers_are_malformed(number: str) -> None:
         parse_client_message('{"type":"sendToGroup","group":"g","data":' + number + "}")
     with pytest.raises(ValueError):
         Payload.json_text(number)
+
+
+def test_on_ended_fires_once_per_final_end_with_the_reason(core: Core, clock: FakeClock) -> None:
+    ended: List[tuple[str, Optional[str]]] = []
+    core.on_ended = lambda c: ended.append((c.connection_id, c.close_reason))
+    closed = connect(core)
+    core.close(closed, reason="bye")
+    core.close(closed, reason="again")  # closing twice changes nothing
+    dropped = connect(core)
+    core.transport_lost(dropped)
+    held = connect(core, kind=ConnectionKind.RELIABLE)
+    core.transport_lost(held)  # held for recovery: not ended yet
+    assert [cid for cid, _ in ended] == [closed.connection_id, dropped.connection_id]
+    clock.advance(31)
+    core.expire()
+    assert ended == [
+        (closed.connection_id, "bye"),
+        (dropped.connection_id, "The connection ended."),
+        (held.connection_id, "The connection recovery timeout expired."),
+    ]
+
+
+def test_deliberate_close_of_a_reliable_client_ends_the_session(core: Core) -> None:
+    conn = connect(core, kind=ConnectionKind.RELIABLE)
+    assert core.transport_lost(conn, deliberate=True) is False
+    assert not core.connection_exists("hub", conn.connection_id)
+
+
+def test_new_connection_ids_are_unique_and_used(core: Core) -> None:
+    cid = core.new_connection_id("hub")
+    conn = core.add_connection(
+        "hub", user_id=None, kind=ConnectionKind.RAW, permissions=PermissionState(()), connection_id=cid
+    )
+    assert conn.connection_id == cid
+    assert len({core.new_connection_id("hub") for _ in range(100)} | {cid}) == 101
