@@ -72,7 +72,11 @@ class Service:
 
 
 def make_client(flavour: str, connection_string: str, hub: str, **kwargs: Any) -> Any:
+    """A client of the given flavour. Short transport timeouts: a hung request fails the test instead of stalling it."""
     cls = AsyncWebPubSubServiceClient if flavour == "aio" else WebPubSubServiceClient
+    kwargs.setdefault("connection_timeout", TIMEOUT)
+    kwargs.setdefault("read_timeout", 2 * TIMEOUT)
+    kwargs.setdefault("retry_total", 0)  # the emulator is local: a failure is a bug, not a blip to retry
     return cls.from_connection_string(connection_string, hub=hub, **kwargs)
 
 

@@ -73,7 +73,9 @@ def open_client(
             user_id=user, roles=["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"]
         )["url"]
     )
-    client = WebPubSubClient(credential, protocol_type=protocol, reconnect_retry_total=0, ack_timeout=ACK_TIMEOUT)
+    client = WebPubSubClient(
+        credential, protocol_type=protocol, reconnect_retry_total=0, ack_timeout=ACK_TIMEOUT, start_timeout=TIMEOUT
+    )
     recorder = Recorder(client)
     client.open()
     connected = recorder.next("connected")
