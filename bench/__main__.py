@@ -256,7 +256,11 @@ def main(argv: List[str]) -> int:
     status(f"wrote {path}")
     if not args.no_plot and "curve_connections_count" in results:
         png = out / "scaling.png"
-        plot(results, png)
+        try:
+            plot(results, png)
+        except ImportError:
+            status("matplotlib is not installed: no scaling.png (pip install matplotlib, or pass --no-plot)")
+            return 2
         status(f"wrote {png}")
     missing = [k for k in RESULT_KEYS if k not in results] if only == {"a", "b", "c", "d", "e"} else []
     if missing:
