@@ -120,7 +120,9 @@ class WsClient:
             connected = await client.take(lambda f: f.data.get("type") == "system", "connected")
             assert connected.data["event"] == "connected", connected.data
             client.connection_id = connected.data["connectionId"]
-            client.user_id = connected.data["userId"]
+            client.user_id = connected.data["userId"]  # the key is always there (null when anonymous)
+            # Only the reliable subprotocol hands out a reconnection token.
+            assert ("reconnectionToken" in connected.data) == (protocol == RELIABLE), connected.data
         return client
 
     async def _read(self) -> None:

@@ -113,6 +113,7 @@ async def test_list_connections_pages(service: Service, seven: list[WsClient]) -
     assert [len(p) for p in pages] == [2, 2, 1]
 
     assert len(await service.list_connections(group="crowd", top=3)) == 3
+    assert [len(p) for p in await service.pages(group="crowd", top=3)] == [3]  # one page: the default page is big
     assert len(await service.list_connections(group="crowd", top=100)) == 7
     assert await service.list_connections(group="empty-group") == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -96,13 +97,41 @@ async def test_reliable_sequence_ids_rise_by_one(service: Service, clients: Clie
     assert ids == [ids[0], ids[0] + 1, ids[0] + 2]
 
 
-async def test_explicit_content_type_wins(service: Service, clients: Clients) -> None:
-    await service.send_to_all('{"a": 1}', content_type="application/json")  # a str is serialised: a JSON string
-    assert decoded(await clients.json.next_message()) == ("json", '{"a": 1}')
-    await service.send_to_all({"a": 1}, content_type="application/json; charset=utf-8")
-    assert decoded(await clients.json.next_message()) == ("json", {"a": 1})
-    await service.send_to_all("plain", content_type="application/octet-stream")
-    assert decoded(await clients.json.next_message()) == ("binary", b"plain")
+# (message, send_to_all options, what a JSON client sees, what a raw client sees); a callable makes a fresh stream
+CONTENT_CASES: list[tuple[Any, dict[str, Any], tuple[str, Any], tuple[str, Any]]] = [
+    # inferred from the Python type
+    ([1, "two", None], {}, ("json", [1, "two", None]), ("text", '[1, "two", null]')),
+    (42, {}, ("json", 42), ("text", "42")),
+    (True, {}, ("json", True), ("text", "true")),
+    (bytearray(b"\x01\x02"), {}, ("binary", b"\x01\x02"), ("binary", b"\x01\x02")),
+    (memoryview(b"\x03\x04"), {}, ("binary", b"\x03\x04"), ("binary", b"\x03\x04")),
+    (lambda: io.BytesIO(b"stream"), {}, ("binary", b"stream"), ("binary", b"stream")),
+    # an explicit content type wins; a str sent as JSON is a JSON string, and raw clients see it with its quotes
+    ("Hello", {"content_type": "application/json"}, ("json", "Hello"), ("text", '"Hello"')),
+    ({"a": "\u00e9"}, {"content_type": "application/json; charset=utf-8"}, ("json", {"a": "\u00e9"}), None),
+    (
+        "\u00e9t\u00e9",
+        {"content_type": "text/plain; charset=utf-8"},
+        ("text", "\u00e9t\u00e9"),
+        ("text", "\u00e9t\u00e9"),
+    ),
+    ("plain", {"content_type": "application/octet-stream"}, ("binary", b"plain"), ("binary", b"plain")),
+    ("plain", {"content_type": "TEXT/PLAIN"}, ("text", "plain"), ("text", "plain")),
+    # a Content-Type in the per-call headers counts as explicit too
+    ("hdr", {"headers": {"Content-Type": "application/octet-stream"}}, ("binary", b"hdr"), ("binary", b"hdr")),
+    # the 1.3.0 workaround for the TTL still works
+    ("ttl", {"params": {"messageTtlSeconds": 10}}, ("text", "ttl"), ("text", "ttl")),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CONTENT_CASES)))
+async def test_content_types(service: Service, clients: Clients, case: int) -> None:
+    message, options, for_json, for_raw = CONTENT_CASES[case]
+    await service.send_to_all(message() if callable(message) else message, **options)
+    assert decoded(await clients.json.next_message()) == for_json
+    raw = decoded(await clients.raw.next_message())
+    if for_raw is not None:
+        assert raw == for_raw
 
 
 async def test_excluded(service: Service, clients: Clients) -> None:
