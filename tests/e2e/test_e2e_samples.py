@@ -88,8 +88,9 @@ def test_sample_runs(results: dict[str, subprocess.CompletedProcess[str]], name:
 @pytest.fixture
 def cli_emulator() -> Iterator[str]:
     """The emulator's command line, ``webpubsub-emulator --port 0``; yields the connection string it prints."""
-    command = Path(sys.executable).with_name("webpubsub-emulator")
-    process = subprocess.Popen([str(command), "--port", "0"], stdout=subprocess.PIPE, text=True)
+    script = Path(sys.executable).with_name("webpubsub-emulator")  # the console script installed with the package
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "webpubsub_emulator"]
+    process = subprocess.Popen([*command, "--port", "0"], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline().strip()
