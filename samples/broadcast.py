@@ -7,6 +7,8 @@ itself (text or binary frame); a json.webpubsub.azure.v1 client receives it wrap
 Run:  .venv/bin/python samples/broadcast.py   (starts a local emulator unless WEBPUBSUB_CONNECTION_STRING is set)
 """
 
+from typing import Any
+
 from _common import JSON, WebSocketClient, run, service_target
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
@@ -19,7 +21,7 @@ def main() -> None:
         print(f"Using {target.where}, hub {target.hub!r}")
         url = service.get_client_access_token()["url"]
         with WebSocketClient(url, name="raw") as raw, WebSocketClient(url, protocol=JSON, name="json") as client:
-            sends = [
+            sends: list[tuple[str, Any, dict[str, Any]]] = [
                 ("JSON", {"temperature": 21.5, "unit": "C"}, {}),
                 ("text", "Hello, everyone!", {}),
                 ("binary", b"\x89PNG\x00\x01", {}),
