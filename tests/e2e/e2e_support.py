@@ -19,6 +19,7 @@ from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient as AsyncWebPubSubServiceClient
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 JSON = "json.webpubsub.azure.v1"
 RELIABLE = "json.reliable.webpubsub.azure.v1"
@@ -112,7 +113,11 @@ class WsClient:
     @classmethod
     async def open(cls, url: str, protocol: Optional[str] = None, name: str = "client") -> WsClient:
         ws = await connect(
-            url, subprotocols=[protocol] if protocol else None, open_timeout=TIMEOUT, compression=None, proxy=None
+            url,
+            subprotocols=[Subprotocol(protocol)] if protocol else None,
+            open_timeout=TIMEOUT,
+            compression=None,
+            proxy=None,
         )
         assert ws.subprotocol == protocol, f"{name}: negotiated {ws.subprotocol!r}, offered {protocol!r}"
         client = cls(ws, protocol, name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -98,7 +98,7 @@ async def test_reliable_sequence_ids_rise_by_one(service: Service, clients: Clie
 
 
 # (message, send_to_all options, what a JSON client sees, what a raw client sees); a callable makes a fresh stream
-CONTENT_CASES: list[tuple[Any, dict[str, Any], tuple[str, Any], tuple[str, Any]]] = [
+CONTENT_CASES: list[tuple[Any, dict[str, Any], tuple[str, Any], Optional[tuple[str, Any]]]] = [
     # inferred from the Python type
     ([1, "two", None], {}, ("json", [1, "two", None]), ("text", '[1, "two", null]')),
     (42, {}, ("json", 42), ("text", "42")),

@@ -128,7 +128,7 @@ async def test_bad_request_is_http_response_error_with_code(service: Service) ->
     error = info.value
     assert error.status_code == 400
     assert not isinstance(error, (ClientAuthenticationError, ResourceNotFoundError))
-    assert error.response.json()["code"] == "BadRequest"
+    assert error.response is not None and error.response.json()["code"] == "BadRequest"
     assert error.error is not None and error.error.code == "BadRequest"
     assert "(BadRequest)" in str(error)
 
