@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -80,6 +81,14 @@ async def test_add_and_remove_connections_by_filter(service: Service, clients: C
     assert await service.group_exists("by-group") is False
     assert await service.group_exists("staff") is False
 
+    # The keyword names upstream uses.
+    await service.add_connections_to_groups(
+        groups_to_add={"groups": ["kw"], "filter": odata("userId eq {}", "json-user")}
+    )
+    assert await members(service, "kw") == {clients.json.connection_id}
+    await service.remove_connections_from_groups(groups_to_remove={"groups": ["kw"]})
+    assert await service.group_exists("kw") is False
+
 
 async def test_add_connections_to_groups_bad_filter_is_400(service: Service, clients: Clients) -> None:
     with pytest.raises(HttpResponseError) as info:
@@ -120,6 +129,15 @@ async def test_list_connections_pages(service: Service, seven: list[WsClient]) -
 
 async def test_list_connections_group_positional(service: Service, seven: list[WsClient]) -> None:
     assert len(await service.list_connections("crowd")) == 7
+
+
+async def test_list_connections_in_group(service: Service, seven: list[WsClient]) -> None:
+    """The upstream name for the same operation."""
+    if service.flavour == "aio":
+        listed = [m async for m in service.client.list_connections_in_group("crowd", top=4)]
+    else:
+        listed = await asyncio.to_thread(lambda: list(service.client.list_connections_in_group("crowd", top=4)))
+    assert [m.connection_id for m in listed] == [c.connection_id for c in seven[:4]]  # join order
 
 
 async def test_list_connections_bad_page_size_is_400(service: Service, seven: list[WsClient]) -> None:

@@ -35,12 +35,14 @@ async def test_join_permission(service: Service, pair: tuple[WsClient, WsClient]
 
     await service.grant_permission(WebPubSubPermission.JOIN_LEAVE_GROUP, conn, target_name="stage")
     assert await service.has_permission(WebPubSubPermission.JOIN_LEAVE_GROUP, conn, target_name="stage") is True
+    assert await service.check_permission("joinLeaveGroup", conn, target_name="stage") is True  # the upstream name
     assert await service.has_permission("joinLeaveGroup", conn, target_name="backstage") is False
     assert (await mallory.join("stage"))["success"] is True
     assert refused(await mallory.join("backstage"))
 
     await service.revoke_permission("joinLeaveGroup", conn, target_name="stage")
     assert await service.has_permission("joinLeaveGroup", conn, target_name="stage") is False
+    assert await service.check_permission(WebPubSubPermission.JOIN_LEAVE_GROUP, conn, target_name="stage") is False
     assert refused(await mallory.leave("stage"))
     assert conn in {m.connection_id for m in await service.list_connections(group="stage")}  # revoking keeps members
 
