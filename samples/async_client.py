@@ -11,7 +11,7 @@ import asyncio
 import base64
 
 import aiohttp
-from _common import JSON, TIMEOUT, check, service_target
+from _common import JSON, TIMEOUT, check, run, service_target
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
 
@@ -60,6 +60,4 @@ def sync_main() -> None:
 
 
 if __name__ == "__main__":
-    from _common import run
-
     run(sync_main)

@@ -3,7 +3,8 @@
 What happens, step by step:
 
 1. We need a Web PubSub service. Unless WEBPUBSUB_CONNECTION_STRING is set (then WEBPUBSUB_HUB, default "quickstart",
-   names the hub), the script starts the local emulator on a free port.
+   names the hub; pick one nobody else is using, since the script checks exactly who receives what), the script
+   starts the local emulator on a free port.
 2. The server SDK mints one client access URL per client with `get_client_access_token(...)`, and three clients connect:
      * "raw"      - a plain WebSocket, no subprotocol, user "ann". It gets payloads as bare text/binary frames.
      * "json"     - subprotocol json.webpubsub.azure.v1, user "bob", no roles (so he must be granted permissions).
