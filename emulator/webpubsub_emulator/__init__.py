@@ -4,6 +4,7 @@ It is an independent implementation of the service contract and never imports th
 """
 
 from .server import DEFAULT_ACCESS_KEY, Emulator, EmulatorThread
+from .upstream import EventHandler
 
-__all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorThread"]
+__all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorThread", "EventHandler"]
 __version__ = "0.1.0"

@@ -1023,3 +1023,50 @@ async def test_unexpected_errors_are_500_json_without_internals(api: Api, monkey
     assert b"secret" not in body and b"Traceback" not in body
     status, headers, body = await api.call("HEAD", "/users/u")  # unaffected operations keep working
     assert status == 404
+
+
+async def test_first_matching_event_handler_wins(upstream: Upstream) -> None:
+    from webpubsub_emulator import EventHandler
+
+    handlers = [
+        EventHandler(upstream.url.replace("/events/", "/events/first-"), "a, B", frozenset({"connected"})),
+        EventHandler(upstream.url, "*", frozenset({"disconnected"})),
+    ]
+    async with Emulator(event_handlers={"chat": handlers}) as emu, aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(emu.client_url("chat"), protocols=(JSON_P,))
+        await recv_json(ws)  # no connect handler: accepted with the token's claims
+        await upstream.next_event("first-connected")
+        for ack_id, event in enumerate(("b", "c"), start=1):
+            await ws.send_str(json.dumps({"type": "event", "event": event, "ackId": ack_id, "data": 1}))
+            assert (await recv_json(ws))["success"] is True
+        await upstream.next_event("first-b")
+        await upstream.next_event("c")
+        await ws.close()
+        await upstream.next_event("disconnected")
+    assert not any(path.endswith("/connect") for _m, path, _h, _b in upstream.requests)
+
+
+def test_event_handler_settings_are_validated() -> None:
+    from webpubsub_emulator import EventHandler
+    from webpubsub_emulator.upstream import parse_handler_spec
+
+    with pytest.raises(ValueError):
+        EventHandler("ftp://h/x")
+    with pytest.raises(ValueError):
+        EventHandler("http://{event}.example/x")
+    with pytest.raises(ValueError):
+        EventHandler("http://h/x", system_events=frozenset({"joined"}))
+    hub, handler = parse_handler_spec("chat=http://localhost:3000/api/{event}?code=abc")
+    assert hub == "chat" and handler.url("connect", "chat") == "http://localhost:3000/api/connect?code=abc"
+    with pytest.raises(ValueError):
+        parse_handler_spec("no-equals-sign")
+
+
+def test_cli_rejects_a_bad_event_handler() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "webpubsub_emulator", "--port", "0", "--event-handler", "chat"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2 and "--event-handler" in proc.stderr
