@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from typing import Any, Optional
@@ -186,3 +187,36 @@ async def test_message_ttl_seconds(service: Service, clients: Clients, send_kind
         await send(message_ttl_seconds=301)
     assert info.value.status_code == 400
     await assert_nothing_else(service, target)
+
+
+# A client's own group message, by dataType: (data sent, what a JSON member sees, what a raw member sees)
+CLIENT_GROUP_MESSAGES = {
+    "json": ({"k": [1, "v"]}, ("json", {"k": [1, "v"]}), "text-json"),
+    "text": ("h\u00e9llo", ("text", "h\u00e9llo"), ("text", "h\u00e9llo")),
+    "binary": (base64.b64encode(b"\x00\xff").decode(), ("binary", b"\x00\xff"), ("binary", b"\x00\xff")),
+}
+
+
+@pytest.mark.parametrize("data_type", sorted(CLIENT_GROUP_MESSAGES))
+async def test_client_group_message_reaches_every_kind_of_member(
+    service: Service, clients: Clients, data_type: str
+) -> None:
+    data, for_json, for_raw = CLIENT_GROUP_MESSAGES[data_type]
+    publisher = await WsClient.open(
+        await service.url(user_id="publisher", roles=["webpubsub.sendToGroup.room"]), RELIABLE, "publisher"
+    )
+    for client in clients:
+        await service.add_connection_to_group("room", client.connection_id)
+    ack = await publisher.publish("room", data, data_type)
+    assert ack["success"] is True, ack
+    for client in (clients.json, clients.reliable):
+        frame = await client.next_message()
+        assert decoded(frame) == for_json
+        assert (frame.data["from"], frame.data["group"], frame.data["fromUserId"]) == ("group", "room", "publisher")
+    raw = await clients.raw.next_message()
+    if for_raw == "text-json":
+        assert raw.kind == "text" and json.loads(raw.data) == data
+    else:
+        assert decoded(raw) == for_raw
+    await assert_nothing_else(service, *clients, publisher)  # the publisher is not a member: it got nothing
+    await publisher.close()
