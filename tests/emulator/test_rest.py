@@ -1070,3 +1070,19 @@ def test_cli_rejects_a_bad_event_handler() -> None:
         timeout=30,
     )
     assert proc.returncode == 2 and "--event-handler" in proc.stderr
+
+
+async def test_upstream_cookies_are_kept_per_connection(hapi: Api, upstream: Upstream) -> None:
+    upstream.connect_reply = (204, b"", None, {"Set-Cookie": "session=one; Path=/"})
+    first = await hapi.session.ws_connect(hapi.emu.client_url("chat"), protocols=(JSON_P,))
+    await recv_json(first)
+    upstream.connect_reply = (204, b"", None, {})
+    second = await hapi.session.ws_connect(hapi.emu.client_url("chat"), protocols=(JSON_P,))
+    await recv_json(second)
+    for ws in (first, second):
+        await ws.send_str(json.dumps({"type": "event", "event": "e", "ackId": 1, "data": 1}))
+        assert (await recv_json(ws))["success"] is True
+    first_headers, _ = await upstream.next_event("e")
+    second_headers, _ = await upstream.next_event("e")
+    assert first_headers.get("cookie") == "session=one"
+    assert "cookie" not in second_headers
