@@ -39,6 +39,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="send the hub's events (connect, connected, disconnected and every user event) to URL; "
         "'{event}' in the URL path is replaced by the event name. Repeatable",
     )
+    parser.add_argument(
+        "--event-failure",
+        choices=("close", "ack"),
+        default="close",
+        help="when a JSON client's event fails upstream: close it with 1011 (default) or only ack the error",
+    )
     parser.add_argument("--log-level", default="WARNING", help="logging level for stderr (default: WARNING)")
     args = parser.parse_args(argv)
     try:
@@ -66,7 +72,9 @@ async def _serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # Windows
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-    emulator = Emulator(args.host, args.port, args.access_key, event_handlers=args.event_handlers)
+    emulator = Emulator(
+        args.host, args.port, args.access_key, event_handlers=args.event_handlers, event_failure=args.event_failure
+    )
     try:
         await emulator.start()
     except OSError as exc:

@@ -63,7 +63,9 @@ class Emulator:
 
     ``port=0`` picks a free port; after start-up :attr:`port`, :attr:`endpoint` and :attr:`connection_string` tell
     where it listens. ``event_handlers`` maps hub names to upstream handlers: a URL template (every event goes there)
-    or a list of :class:`~webpubsub_emulator.upstream.EventHandler`.
+    or a list of :class:`~webpubsub_emulator.upstream.EventHandler`. ``event_failure`` says what happens to a JSON
+    client whose user event fails upstream: ``"close"`` (the default: an ``InternalServerError`` ack, ``disconnected``
+    and close 1011) or ``"ack"`` (only the ``InternalServerError`` ack; the connection stays open).
     """
 
     def __init__(
@@ -73,10 +75,14 @@ class Emulator:
         access_key: str = DEFAULT_ACCESS_KEY,
         *,
         event_handlers: Optional[Mapping[str, Union[str, Sequence[EventHandler]]]] = None,
+        event_failure: str = "close",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.host = host
         self.access_key = auth.check_key(access_key)
+        if event_failure not in ("close", "ack"):
+            raise ValueError("event_failure must be 'close' or 'ack'")
+        self.event_failure = event_failure
         self.event_handlers: dict[str, list[EventHandler]] = {}
         for hub, value in (event_handlers or {}).items():
             handlers = [EventHandler(value)] if isinstance(value, str) else list(value)
@@ -124,6 +130,7 @@ class Emulator:
         # the endpoint (used for `aud` checks) is only known once the port is bound, so the app reads it lazily
         upstream = Upstream(self.access_key, self.endpoint, self.event_handlers) if self.event_handlers else None
         app = create_app(self.core, self.access_key, self.endpoint, upstream)
+        app[GATEWAY_KEY].close_on_event_failure = self.event_failure == "close"
         # long filters make long URLs, and the REST token signs the full URL: allow more than aiohttp's 8 KiB default
         runner = web.AppRunner(
             app,
@@ -195,8 +202,9 @@ class EmulatorThread:
         access_key: str = DEFAULT_ACCESS_KEY,
         *,
         event_handlers: Optional[Mapping[str, Union[str, Sequence[EventHandler]]]] = None,
+        event_failure: str = "close",
     ) -> None:
-        self.emulator = Emulator(host, port, access_key, event_handlers=event_handlers)
+        self.emulator = Emulator(host, port, access_key, event_handlers=event_handlers, event_failure=event_failure)
         self._thread: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._started = threading.Event()

@@ -104,6 +104,8 @@ class WebSocketGateway:
         self.access_key = access_key
         self.endpoint = endpoint
         self.upstream = upstream
+        #: False: a JSON client's failed user event only gets an InternalServerError ack ([ms-emu] behaviour)
+        self.close_on_event_failure = True
         self._transports: dict[tuple[str, str], _Transport] = {}
         self._targets: dict[tuple[str, str], EventTarget] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -578,8 +580,9 @@ class WebSocketGateway:
         if resp is None or not resp.ok or len(states) > 1:
             if resp is not None:
                 log.warning("event %r of %s answered HTTP %s", event, conn.connection_id, resp.status)
-            self.core.ack(conn, ack_id, ("InternalServerError", "The upstream event handler failed."))
-            self._upstream_failed(conn, "The upstream event handler failed.")
+            if conn.kind is ConnectionKind.RAW or self.close_on_event_failure:
+                self.core.ack(conn, ack_id, ("InternalServerError", "The upstream event handler failed."))
+                self._upstream_failed(conn, "The upstream event handler failed.")
             return None
         if states:
             conn.connection_state = target.connection_state = states[0]
@@ -605,8 +608,8 @@ class WebSocketGateway:
         else:
             body, content_type = str(payload.raw).encode("utf-8"), "text/plain; charset=utf-8"
         resp = await self._user_event(conn, target, event, body, content_type, req.metadata, req.ack_id)
-        if resp is None:
-            return None
+        if resp is None:  # in "close" mode the ack was sent and the connection is closing already
+            return ("InternalServerError", "The upstream event handler failed.")
         if resp.status == 200 and resp.body:
             mime = (resp.content_type or "").partition(";")[0].strip().lower()
             reply: Payload

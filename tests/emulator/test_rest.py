@@ -1086,3 +1086,18 @@ async def test_upstream_cookies_are_kept_per_connection(hapi: Api, upstream: Ups
     second_headers, _ = await upstream.next_event("e")
     assert first_headers.get("cookie") == "session=one"
     assert "cookie" not in second_headers
+
+
+async def test_event_failure_ack_mode_keeps_the_client(upstream: Upstream) -> None:
+    emu = Emulator(event_handlers={"chat": upstream.url}, event_failure="ack")
+    async with emu, aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(emu.client_url("chat"), protocols=(JSON_P,))
+        await recv_json(ws)
+        upstream.event_reply = (500, b"boom", "text/plain", {})
+        await ws.send_str(json.dumps({"type": "event", "event": "e", "ackId": 1, "data": 1}))
+        ack = await recv_json(ws)
+        assert ack["success"] is False and ack["error"]["name"] == "InternalServerError"
+        await ws.send_str(json.dumps({"type": "ping"}))
+        assert await recv_json(ws) == {"type": "pong"}  # no second ack, still open
+    with pytest.raises(ValueError):
+        Emulator(event_failure="ignore")
