@@ -1,9 +1,10 @@
 """The examples of the 1.3.0 README run unchanged against our SDK.
 
 The README is not copied into this repository: it is read from the seed directory (``WPS_SEED_DIR``, by default
-``shared/seed`` beside the checkout, where the workplace and CI lay it). Its ``python`` blocks before "Troubleshooting" are executed as written, with only the
-``<placeholders>`` filled in. No ``transport=`` appears in them, so the default requests transport's ``send`` is
-replaced by the recording transport's for the duration of the test.
+``shared/seed`` beside the checkout, where the workplace and CI lay it). Its ``python`` blocks before
+"Troubleshooting" are executed as written, with only the ``<placeholders>`` filled in. No ``transport=`` appears in
+them, so the default requests transport's ``send`` is replaced by the recording transport's for the duration of the
+test.
 """
 
 from __future__ import annotations

@@ -835,7 +835,7 @@ class _WebPubSubServiceClientOperationsMixin(  # pylint: disable=too-many-public
 
         response = pipeline_response.http_response
 
-        if response.status_code not in [200]:
+        if response.status_code not in [200, 404]:
             map_error(status_code=response.status_code, response=response, error_map=error_map)
             raise HttpResponseError(response=response)
 

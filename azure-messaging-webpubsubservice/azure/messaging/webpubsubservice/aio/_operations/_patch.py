@@ -11,7 +11,6 @@ customises:
 * ``list_connections`` (a plain ``def``): an :class:`~azure.core.async_paging.AsyncItemPaged` of
   :class:`GroupMember`, resumable from a next link;
 * ``get_client_access_token``: signed locally with a key, or minted by the service with an Entra credential;
-* ``get_service_status``: False on 404, like the other HEAD operations;
 * the aliases ``check_permission`` and ``list_connections_in_group``.
 
 Every other operation is the generated one, unchanged.
@@ -226,21 +225,6 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
             raise TypeError("remove_connections_from_groups() missing the 'groups' argument")
         body = groups_request_body(request, filter, "groups")
         return await super().remove_connections_from_groups(body, **kwargs)
-
-    @distributed_trace_async
-    async def get_service_status(self, **kwargs: Any) -> bool:
-        """Tell whether the service is up (``HEAD /api/health``).
-
-        :return: True when the service answers 200, False when it answers 404.
-        :rtype: bool
-        :raises ~azure.core.exceptions.HttpResponseError: If the service answers with another error.
-        """
-        try:
-            return await super().get_service_status(**kwargs)
-        except HttpResponseError as exc:
-            if exc.status_code == 404:
-                return False
-            raise
 
     @distributed_trace_async
     async def check_permission(
