@@ -3,8 +3,9 @@
 It is an independent implementation of the service contract and never imports the server SDK.
 """
 
+from .faults import FaultPlan, RestRecord
 from .server import DEFAULT_ACCESS_KEY, Emulator, EmulatorThread
 from .upstream import EventHandler
 
-__all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorThread", "EventHandler"]
+__all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorThread", "EventHandler", "FaultPlan", "RestRecord"]
 __version__ = "0.1.0"

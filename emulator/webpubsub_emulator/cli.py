@@ -14,6 +14,7 @@ import sys
 from typing import Optional, Sequence
 
 from . import auth
+from .faults import parse_faults
 from .server import DEFAULT_ACCESS_KEY, Emulator
 from .upstream import EventHandler, parse_handler_spec
 
@@ -45,6 +46,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default="close",
         help="when a JSON client's event fails upstream: close it with 1011 (default) or only ack the error",
     )
+    parser.add_argument(
+        "--faults",
+        default="",
+        metavar="SPEC",
+        help="inject faults, e.g. 'rest-fail=0.3:503,rest-delay=0.05,ws-drop-every=2500,seed=1'; keys: "
+        "rest-fail=RATE[:503|429], retry-after=SECONDS, rest-delay=SECONDS[:MAX], ws-drop-every=N, "
+        "ws-drop-rate=RATE, seed=N",
+    )
+    parser.add_argument(
+        "--ack-delay-ms",
+        type=float,
+        default=5.0,
+        metavar="MS",
+        help="hold each ack of a JSON client's request back this long (default: 5; 0 disables)",
+    )
     parser.add_argument("--log-level", default="WARNING", help="logging level for stderr (default: WARNING)")
     args = parser.parse_args(argv)
     try:
@@ -61,6 +77,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             parser.error(f"--event-handler: {exc}")
         handlers.setdefault(hub, []).append(handler)
     args.event_handlers = handlers
+    try:
+        args.fault_plan = parse_faults(args.faults)
+    except ValueError as exc:
+        parser.error(f"--faults: {exc}")
+    if not 0 <= args.ack_delay_ms <= 10_000:
+        parser.error("--ack-delay-ms must be between 0 and 10000")
     return args
 
 
@@ -73,7 +95,13 @@ async def _serve(args: argparse.Namespace) -> int:
         except (NotImplementedError, RuntimeError):  # Windows
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
     emulator = Emulator(
-        args.host, args.port, args.access_key, event_handlers=args.event_handlers, event_failure=args.event_failure
+        args.host,
+        args.port,
+        args.access_key,
+        event_handlers=args.event_handlers,
+        event_failure=args.event_failure,
+        faults=args.fault_plan,
+        ack_delay=args.ack_delay_ms / 1000,
     )
     try:
         await emulator.start()

@@ -135,6 +135,8 @@ class Connection:
     processed_ack_ids: set[int] = field(default_factory=set, repr=False)
     close_reason: Optional[str] = None
     protocol: str = "raw"
+    #: how many messages were taken for writing (each once: re-sends after a recovery do not count)
+    delivered: int = 0
 
     @property
     def is_json(self) -> bool:
@@ -481,18 +483,34 @@ class Core:
 
     def ack(self, conn: Connection, ack_id: Optional[int], error: Optional[tuple[str, str]] = None) -> None:
         """Queue an ack when the request carried an ackId; a success records the ackId as processed."""
+        text = self.settle(conn, ack_id, error)
+        if text is not None:
+            self.send_control(conn, text)
+
+    def settle(self, conn: Connection, ack_id: Optional[int], error: Optional[tuple[str, str]] = None) -> Optional[str]:
+        """Record a request's outcome (a success marks the ackId processed) and return its ack frame, not queued.
+
+        None when the request carried no ackId. The adapter queues the frame with :meth:`send_control` (later, when
+        it delays acks).
+        """
         if ack_id is None:
-            return
+            return None
         if error is None:
             conn.processed_ack_ids.add(ack_id)
-        self.send_control(conn, ack_message(ack_id, error))
+        return ack_message(ack_id, error)
+
+    def duplicate_ack(self, conn: Connection, ack_id: Optional[int]) -> Optional[str]:
+        """The ``Duplicate`` ack frame (not queued) when the ackId was already processed successfully, else None."""
+        if ack_id is None or ack_id not in conn.processed_ack_ids:
+            return None
+        return ack_message(ack_id, ("Duplicate", f"Message with ack-id: {ack_id} has been processed"))
 
     def is_duplicate(self, conn: Connection, ack_id: Optional[int]) -> bool:
         """True when the ackId was already processed successfully on this connection (and acks ``Duplicate``)."""
-        if ack_id is None or ack_id not in conn.processed_ack_ids:
-            return False
-        self.send_control(conn, ack_message(ack_id, ("Duplicate", f"Message with ack-id: {ack_id} has been processed")))
-        return True
+        text = self.duplicate_ack(conn, ack_id)
+        if text is not None:
+            self.send_control(conn, text)
+        return text is not None
 
     # ------------------------------------------------------------------ client requests
     def client_join(self, conn: Connection, group: str) -> Optional[tuple[str, str]]:
@@ -613,6 +631,7 @@ class Core:
             if entry.expires_at is not None and entry.expires_at <= now:
                 self._release(conn, entry)
                 continue
+            conn.delivered += 1
             if conn.kind is ConnectionKind.RAW:
                 self._release(conn, entry)
                 return delivery.raw

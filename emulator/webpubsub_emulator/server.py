@@ -8,15 +8,16 @@ import logging
 import threading
 import time
 from types import TracebackType
-from typing import Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Generic, Iterable, Mapping, Optional, Sequence, TypeVar, Union, cast, overload
 
 from aiohttp import web
 
 from . import auth
 from .core import Core
+from .faults import FaultInjector, FaultPlan, RestRecord
 from .rest import RestApi
 from .upstream import EventHandler, Upstream
-from .websocket import WebSocketGateway
+from .websocket import DEFAULT_ACK_DELAY, WebSocketGateway
 
 __all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorThread", "create_app"]
 
@@ -36,11 +37,21 @@ def _format_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def create_app(core: Core, access_key: str, endpoint: str, upstream: Optional[Upstream] = None) -> web.Application:
-    """Build the aiohttp application serving ``/api/...`` (REST) and ``/client/...`` (WebSocket clients)."""
+def create_app(
+    core: Core,
+    access_key: str,
+    endpoint: str,
+    upstream: Optional[Upstream] = None,
+    faults: Optional[FaultInjector] = None,
+) -> web.Application:
+    """Build the aiohttp application serving ``/api/...`` (REST) and ``/client/...`` (WebSocket clients).
+
+    With ``faults`` the REST calls pass through its middleware and the WebSocket writers ask it whether to drop.
+    """
     rest = RestApi(core, access_key, endpoint)
-    gateway = WebSocketGateway(core, access_key, endpoint, upstream)
-    app = web.Application(client_max_size=2 * 1024 * 1024)
+    gateway = WebSocketGateway(core, access_key, endpoint, upstream, faults)
+    middlewares = [faults.middleware] if faults is not None else []
+    app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=middlewares)
     app[CORE_KEY] = core
     app[REST_KEY] = rest
     app[GATEWAY_KEY] = gateway
@@ -66,6 +77,10 @@ class Emulator:
     or a list of :class:`~webpubsub_emulator.upstream.EventHandler`. ``event_failure`` says what happens to a JSON
     client whose user event fails upstream: ``"close"`` (the default: an ``InternalServerError`` ack, ``disconnected``
     and close 1011) or ``"ack"`` (only the ``InternalServerError`` ack; the connection stays open).
+
+    ``faults`` is the initial :class:`~webpubsub_emulator.faults.FaultPlan` (none by default; change it at any time
+    with :meth:`set_faults`). ``ack_delay`` is how many seconds a JSON client's ack is held back (default 5 ms, 0 for
+    none); other traffic is not held up. ``clock`` drives message TTLs and the recovery window.
     """
 
     def __init__(
@@ -76,9 +91,15 @@ class Emulator:
         *,
         event_handlers: Optional[Mapping[str, Union[str, Sequence[EventHandler]]]] = None,
         event_failure: str = "close",
+        faults: Optional[FaultPlan] = None,
+        ack_delay: float = DEFAULT_ACK_DELAY,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.host = host
+        if not 0 <= ack_delay <= 10:
+            raise ValueError("ack_delay must be between 0 and 10 seconds")
+        self.ack_delay = float(ack_delay)
+        self.fault_injector = FaultInjector(faults)
         self.access_key = auth.check_key(access_key)
         if event_failure not in ("close", "ack"):
             raise ValueError("event_failure must be 'close' or 'ack'")
@@ -97,6 +118,20 @@ class Emulator:
     def endpoint(self) -> str:
         """The HTTP base URL, e.g. ``http://127.0.0.1:54321``."""
         return f"http://{_format_host(self.host)}:{self.port}"
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The fault plan in force."""
+        return self.fault_injector.plan
+
+    def set_faults(self, plan: Optional[FaultPlan] = None) -> None:
+        """Put a fault plan in force now (None: no faults). Safe to call from any thread."""
+        self.fault_injector.set_plan(plan or FaultPlan())
+
+    @property
+    def rest_log(self) -> list[RestRecord]:
+        """The newest REST requests the emulator saw (up to 1000; health probes excepted), oldest first."""
+        return self.fault_injector.rest_log
 
     @property
     def connection_string(self) -> str:
@@ -129,8 +164,9 @@ class Emulator:
             raise RuntimeError("the emulator is already running")
         # the endpoint (used for `aud` checks) is only known once the port is bound, so the app reads it lazily
         upstream = Upstream(self.access_key, self.endpoint, self.event_handlers) if self.event_handlers else None
-        app = create_app(self.core, self.access_key, self.endpoint, upstream)
+        app = create_app(self.core, self.access_key, self.endpoint, upstream, self.fault_injector)
         app[GATEWAY_KEY].close_on_event_failure = self.event_failure == "close"
+        app[GATEWAY_KEY].ack_delay = self.ack_delay
         # long filters make long URLs, and the REST token signs the full URL: allow more than aiohttp's 8 KiB default
         runner = web.AppRunner(
             app,
@@ -189,11 +225,44 @@ class Emulator:
         await self.stop()
 
 
+_T = TypeVar("_T")
+
+
+class _FromEmulator(Generic[_T]):
+    """A read-only attribute of :class:`EmulatorThread` that reads the same attribute of its :class:`Emulator`."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, obj: None, owner: Optional[type] = None) -> _FromEmulator[_T]: ...
+
+    @overload
+    def __get__(self, obj: EmulatorThread, owner: Optional[type] = None) -> _T: ...
+
+    def __get__(self, obj: Optional[EmulatorThread], owner: Optional[type] = None) -> Any:
+        if obj is None:
+            return self
+        return cast(_T, getattr(obj.emulator, self._name))
+
+
 class EmulatorThread:
     """The emulator running in a background thread with its own event loop: ``with EmulatorThread() as emu: ...``.
 
-    It exposes the same attributes as :class:`Emulator`.
+    It exposes the same attributes as :class:`Emulator` and takes the same options, except ``clock``.
     """
+
+    host = _FromEmulator[str]("The listening host.")
+    port = _FromEmulator[int]("The listening port (the real one once started, also with ``port=0``).")
+    access_key = _FromEmulator[str]("The access key.")
+    endpoint = _FromEmulator[str]("The HTTP base URL.")
+    connection_string = _FromEmulator[str]("A connection string the server SDKs accept.")
+    faults = _FromEmulator[FaultPlan]("The fault plan in force.")
+    rest_log = _FromEmulator[list[RestRecord]]("The newest REST requests the emulator saw, oldest first.")
 
     def __init__(
         self,
@@ -203,38 +272,27 @@ class EmulatorThread:
         *,
         event_handlers: Optional[Mapping[str, Union[str, Sequence[EventHandler]]]] = None,
         event_failure: str = "close",
+        faults: Optional[FaultPlan] = None,
+        ack_delay: float = DEFAULT_ACK_DELAY,
     ) -> None:
-        self.emulator = Emulator(host, port, access_key, event_handlers=event_handlers, event_failure=event_failure)
+        self.emulator = Emulator(
+            host,
+            port,
+            access_key,
+            event_handlers=event_handlers,
+            event_failure=event_failure,
+            faults=faults,
+            ack_delay=ack_delay,
+        )
         self._thread: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._started = threading.Event()
         self._stop: Optional[asyncio.Event] = None
         self._error: Optional[BaseException] = None
 
-    @property
-    def host(self) -> str:
-        """The listening host."""
-        return self.emulator.host
-
-    @property
-    def port(self) -> int:
-        """The listening port (the real one once started, also with ``port=0``)."""
-        return self.emulator.port
-
-    @property
-    def access_key(self) -> str:
-        """The access key."""
-        return self.emulator.access_key
-
-    @property
-    def endpoint(self) -> str:
-        """The HTTP base URL."""
-        return self.emulator.endpoint
-
-    @property
-    def connection_string(self) -> str:
-        """A connection string the server SDKs accept."""
-        return self.emulator.connection_string
+    def set_faults(self, plan: Optional[FaultPlan] = None) -> None:
+        """See :meth:`Emulator.set_faults`."""
+        self.emulator.set_faults(plan)
 
     def client_url(
         self,

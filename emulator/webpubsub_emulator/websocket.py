@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 from urllib.parse import unquote
@@ -20,6 +21,7 @@ from multidict import MultiMapping
 
 from . import auth
 from .core import CloseFrame, Connection, ConnectionKind, ConnectionState, Core
+from .faults import FaultInjector
 from .protocol import (
     JSON_PROTOCOL,
     RELIABLE_PROTOCOL,
@@ -36,7 +38,7 @@ from .roles import SEND_TO_GROUP, PermissionState, RoleError
 from .upstream import EventTarget, Upstream, UpstreamError, UpstreamResponse
 from .validation import ValidationError, validate_group, validate_hub
 
-__all__ = ["MAX_FRAME_BYTES", "WebSocketGateway"]
+__all__ = ["DEFAULT_ACK_DELAY", "MAX_FRAME_BYTES", "WebSocketGateway"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ CLOSE_INVALID_DATA = 1007
 CLOSE_POLICY = 1008
 CLOSE_INTERNAL = 1011
 CLOSE_GOING_AWAY = 1001
+#: Seconds between processing a JSON client's request and writing its ack (see :attr:`WebSocketGateway.ack_delay`).
+DEFAULT_ACK_DELAY = 0.005
 
 
 @dataclass(eq=False)
@@ -63,6 +67,9 @@ class _Transport:
     client_closed: bool = False
     raw_transport: Optional[asyncio.Transport] = None
     watchdog: Optional[asyncio.TimerHandle] = None
+    #: delayed acks (due time, frame), oldest first, and the timer that queues them
+    acks: deque[tuple[float, str]] = field(default_factory=deque)
+    ack_timer: Optional[asyncio.TimerHandle] = None
 
 
 @dataclass
@@ -99,13 +106,25 @@ def _close_reason(text: str) -> str:
 class WebSocketGateway:
     """Serves ``/client/hubs/{hub}`` and ``/client/?hub=`` over a shared :class:`Core`."""
 
-    def __init__(self, core: Core, access_key: str, endpoint: str, upstream: Optional[Upstream] = None) -> None:
+    def __init__(
+        self,
+        core: Core,
+        access_key: str,
+        endpoint: str,
+        upstream: Optional[Upstream] = None,
+        faults: Optional[FaultInjector] = None,
+    ) -> None:
         self.core = core
         self.access_key = access_key
         self.endpoint = endpoint
         self.upstream = upstream
+        self.faults = faults
         #: False: a JSON client's failed user event only gets an InternalServerError ack ([ms-emu] behaviour)
         self.close_on_event_failure = True
+        #: Seconds to hold back each ack of a JSON client's request (0: none). The real service never acks within
+        #: microseconds; clients that start waiting for an ack only after sending (azure-messaging-webpubsubclient
+        #: 1.1.0) miss an ack that comes faster and then wait for their whole ack timeout.
+        self.ack_delay = DEFAULT_ACK_DELAY
         self._transports: dict[tuple[str, str], _Transport] = {}
         self._targets: dict[tuple[str, str], EventTarget] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -430,6 +449,8 @@ class WebSocketGateway:
         conn = transport.conn
         if transport.watchdog is not None:
             transport.watchdog.cancel()
+        if transport.ack_timer is not None:
+            transport.ack_timer.cancel()
         if transport.writer is not None and not transport.writer.done():
             transport.writer.cancel()
         key = (conn.hub, conn.connection_id)
@@ -472,10 +493,14 @@ class WebSocketGateway:
                     await ws.close(code=frame.code, message=_close_reason(frame.reason).encode("utf-8"))
                     self.core.finished(conn)
                     return
+                delivered = conn.delivered
                 if isinstance(frame, str):
                     await ws.send_str(frame)
                 else:
                     await ws.send_bytes(frame)
+                if delivered and self.faults is not None and self.faults.should_drop(delivered):
+                    self._drop(transport)
+                    return
         except (ConnectionError, RuntimeError) as exc:
             log.info("connection %s: write failed (%s)", conn.connection_id, type(exc).__name__)
             # the reader notices the broken transport and decides what happens next
@@ -483,6 +508,13 @@ class WebSocketGateway:
             log.exception("unexpected error while writing to %s", conn.connection_id)
             if transport.raw_transport is not None:
                 transport.raw_transport.abort()
+
+    @staticmethod
+    def _drop(transport: _Transport) -> None:
+        """Injected fault: cut the TCP connection without a close frame (reliable clients will try to recover)."""
+        log.info("connection %s: fault injected, transport dropped", transport.conn.connection_id)
+        if transport.raw_transport is not None:
+            transport.raw_transport.abort()
 
     async def _on_frame(self, conn: Connection, data: Union[str, bytes]) -> None:
         size = len(data) if isinstance(data, bytes) or len(data) * 4 <= MAX_FRAME_BYTES else len(data.encode("utf-8"))
@@ -682,16 +714,18 @@ class WebSocketGateway:
         if req.type not in ("joinGroup", "leaveGroup", "sendToGroup", "event"):
             log.info("connection %s: unknown message type %r ignored", conn.connection_id, req.type[:64])
             return
-        if core.is_duplicate(conn, req.ack_id):
+        duplicate = core.duplicate_ack(conn, req.ack_id)
+        if duplicate is not None:
+            self._send_ack(conn, duplicate)
             return
         if req.bad_request is not None:
-            core.ack(conn, req.ack_id, ("BadRequest", req.bad_request))
+            self._ack(conn, req.ack_id, ("BadRequest", req.bad_request))
             return
         if req.group is not None:
             try:
                 validate_group(req.group)
             except ValidationError as exc:
-                core.ack(conn, req.ack_id, ("BadRequest", str(exc)))
+                self._ack(conn, req.ack_id, ("BadRequest", str(exc)))
                 return
         error: Optional[tuple[str, str]]
         if req.type == "joinGroup":
@@ -714,7 +748,33 @@ class WebSocketGateway:
             error = await self._on_event(conn, req)
             if conn.state is not ConnectionState.OPEN:
                 return
-        core.ack(conn, req.ack_id, error)
+        self._ack(conn, req.ack_id, error)
+
+    # ------------------------------------------------------------------ acks
+    def _ack(self, conn: Connection, ack_id: Optional[int], error: Optional[tuple[str, str]]) -> None:
+        text = self.core.settle(conn, ack_id, error)
+        if text is not None:
+            self._send_ack(conn, text)
+
+    def _send_ack(self, conn: Connection, text: str) -> None:
+        """Queue an ack frame after :attr:`ack_delay`; acks keep their order and nothing else waits for them."""
+        transport = self._transports.get((conn.hub, conn.connection_id))
+        if self.ack_delay <= 0 or transport is None or transport.conn is not conn:
+            self.core.send_control(conn, text)
+            return
+        loop = asyncio.get_running_loop()
+        transport.acks.append((loop.time() + self.ack_delay, text))
+        if transport.ack_timer is None:
+            transport.ack_timer = loop.call_later(self.ack_delay, self._flush_acks, transport)
+
+    def _flush_acks(self, transport: _Transport) -> None:
+        transport.ack_timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while transport.acks and transport.acks[0][0] <= now + 0.001:  # the loop may run a timer a bit early
+            self.core.send_control(transport.conn, transport.acks.popleft()[1])
+        if transport.acks:
+            transport.ack_timer = loop.call_at(transport.acks[0][0], self._flush_acks, transport)
 
     # ------------------------------------------------------------------ shutdown
     async def close_all(self) -> None:
