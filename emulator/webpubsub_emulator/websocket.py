@@ -482,6 +482,7 @@ class WebSocketGateway:
         ws, conn = transport.ws, transport.conn
         try:
             while not transport.superseded:
+                delivered = conn.delivered
                 frame = self.core.next_frame(conn)
                 if frame is None:
                     if conn.state not in (ConnectionState.OPEN, ConnectionState.CLOSING):
@@ -493,12 +494,11 @@ class WebSocketGateway:
                     await ws.close(code=frame.code, message=_close_reason(frame.reason).encode("utf-8"))
                     self.core.finished(conn)
                     return
-                delivered = conn.delivered
                 if isinstance(frame, str):
                     await ws.send_str(frame)
                 else:
                     await ws.send_bytes(frame)
-                if delivered and self.faults is not None and self.faults.should_drop(delivered):
+                if conn.delivered > delivered and self.faults is not None and self.faults.should_drop(conn.delivered):
                     self._drop(transport)
                     return
         except (ConnectionError, RuntimeError) as exc:
