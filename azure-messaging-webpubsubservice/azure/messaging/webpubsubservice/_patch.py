@@ -8,13 +8,12 @@ generated class of the same name, and ``GroupMember`` and ``odata`` become top-l
 from typing import TYPE_CHECKING, Any, Union
 
 from azure.core.credentials import AzureKeyCredential
-from typing_extensions import Self
 
 from ._client import WebPubSubServiceClient as _GeneratedClient
 from ._models import GroupMember
 from ._odata import odata
 from ._policies import client_settings
-from ._sansio import connection_string_settings
+from ._shared import ConnectionStringConstructor
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["GroupMember", "WebPubSubServiceClient", "odata"]
 
 
-class WebPubSubServiceClient(_GeneratedClient):
+class WebPubSubServiceClient(ConnectionStringConstructor, _GeneratedClient):
     """The client of the Azure Web PubSub service REST API, bound to one hub.
 
     :param str endpoint: The service endpoint, such as ``https://<name>.webpubsub.azure.com``.
@@ -53,23 +52,6 @@ class WebPubSubServiceClient(_GeneratedClient):
     ) -> None:
         origin, rest = client_settings(endpoint, hub, credential, kwargs)
         super().__init__(hub=hub, endpoint=origin, credential=credential, **rest)  # type: ignore[arg-type]
-
-    @classmethod
-    def from_connection_string(cls, connection_string: str, hub: str, **kwargs: Any) -> Self:
-        """Create a client from a connection string such as ``Endpoint=https://...;AccessKey=...;Version=1.0;``.
-
-        Keys are case-insensitive; ``Endpoint`` and ``AccessKey`` are required, ``Port`` is applied to the endpoint,
-        ``Version`` and unknown keys are ignored. ``endpoint=`` and ``port=`` keyword arguments take precedence over
-        the connection string.
-
-        :param str connection_string: The connection string.
-        :param str hub: The hub.
-        :return: A client signing its requests with the access key.
-        :rtype: ~azure.messaging.webpubsubservice.WebPubSubServiceClient
-        :raises ValueError: If the connection string is malformed. The message never contains its values.
-        """
-        endpoint, access_key, rest = connection_string_settings(connection_string, kwargs)
-        return cls(endpoint, hub, AzureKeyCredential(access_key), **rest)
 
 
 def patch_sdk() -> None:

@@ -443,6 +443,7 @@ def encode_message(message: Any, content_type: Optional[str]) -> Tuple[str, Any]
     :raises ValueError: If the content type is not supported, or the message does not fit it.
     """
     if content_type is not None:
+        content_type = str(content_type)  # a MessageContentType member is sent as its value
         media_type = content_type.split(";", 1)[0].strip().lower()
         if media_type == JSON:
             return content_type, _json_body(message)

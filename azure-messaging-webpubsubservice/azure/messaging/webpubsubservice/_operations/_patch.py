@@ -5,142 +5,57 @@ The class below replaces the generated operations mixin (the generated ``_operat
 in ``__all__`` over its own), so the generated client picks these methods up. It customises:
 
 * ``send_to_*``: the Content-Type is chosen from the message when not given, and ``message_ttl_seconds`` is public;
-* ``add_connections_to_groups`` / ``remove_connections_from_groups``: a list of groups plus ``filter``, or the body;
+* ``add_connections_to_groups`` / ``remove_connections_from_groups``: a list of groups plus ``filter``, or the body
+  as a model or dict;
 * ``list_connections``: an :class:`~azure.core.paging.ItemPaged` of :class:`GroupMember`, resumable from a next link;
 * ``get_client_access_token``: signed locally with a key, or minted by the service with an Entra credential;
+* ``generate_client_token``: the raw ``:generateToken`` call, answering a ``ClientTokenResponse``;
 * the aliases ``check_permission`` and ``list_connections_in_group``.
+
+``patch_sdk()`` makes the generated operations raise errors that carry the service's error code even without a JSON
+body (``_shared.install_error_details``).
 
 Every other operation is the generated one, unchanged.
 """
 
-from typing import IO, Any, Dict, Iterator, List, Mapping, MutableMapping, Optional, Tuple, Union
+from typing import IO, Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
-from azure.core.credentials import AzureKeyCredential
-from azure.core.exceptions import (
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceNotFoundError,
-    ResourceNotModifiedError,
-    map_error,
-)
 from azure.core.paging import ItemPaged
 from azure.core.pipeline import PipelineResponse
 from azure.core.rest import HttpRequest, HttpResponse
 from azure.core.tracing.decorator import distributed_trace
 
-from .._models import GroupMember, WebPubSubClientProtocol, WebPubSubPermission
-from .._sansio import (
-    client_token_target,
-    group_member_page,
-    groups_request_body,
-    local_client_token,
-    next_link_url,
-    normalize_client_protocol,
-    send_arguments,
-    service_token_result,
+from .._models import (
+    AddToGroupsRequest,
+    ClientTokenResponse,
+    GroupMember,
+    RemoveFromGroupsRequest,
+    WebPubSubClientProtocol,
+    WebPubSubClientType,
+    WebPubSubPermission,
 )
+from .._sansio import send_arguments
+from .._shared import (
+    batch_groups_body,
+    checked,
+    client_access_token,
+    generate_token_arguments,
+    install_error_details,
+    list_connections_options,
+    member_page,
+    prepare_list_connections_request,
+    token_response,
+)
+from . import _operations as _generated
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
-from ._operations import build_web_pub_sub_service_list_connections_request
 
 __all__ = ["_WebPubSubServiceClientOperationsMixin"]
 
 Message = Union[IO[bytes], IO[str], str, bytes, Mapping[str, Any], List[Any], int, float, bool, None]
 """What ``send_to_*`` accept: JSON values, text, bytes or a file-like object."""
 
-GroupsRequest = Union[List[str], Mapping[str, Any], IO[bytes], bytes]
-"""What the batch group operations accept: group names (with ``filter=``), the JSON body, or serialised JSON."""
-
-_ERROR_MAP: Dict[int, Any] = {
-    401: ClientAuthenticationError,
-    404: ResourceNotFoundError,
-    409: ResourceExistsError,
-    304: ResourceNotModifiedError,
-}
-
-
-def error_map_for(kwargs: MutableMapping[str, Any]) -> Dict[int, Any]:
-    """Pop the caller's ``error_map`` from ``kwargs`` and merge it over the default mapping.
-
-    :param kwargs: The per-call keyword arguments; ``error_map`` is removed.
-    :type kwargs: ~collections.abc.MutableMapping
-    :return: The error map to use.
-    :rtype: dict[int, type]
-    """
-    merged = dict(_ERROR_MAP)
-    merged.update(kwargs.pop("error_map", None) or {})
-    return merged
-
-
-def prepare_list_connections_request(
-    client: Any,
-    group: str,
-    options: Mapping[str, Any],
-    next_link: Optional[str],
-) -> HttpRequest:
-    """Build the request of one ``list_connections`` page, for the sync and the async client alike.
-
-    :param client: The client (it provides ``_config`` and ``_client``).
-    :type client: any
-    :param str group: The group.
-    :param options: ``top``, ``maxpagesize``, ``continuation_token_parameter``, ``headers`` and ``params``.
-    :type options: ~collections.abc.Mapping
-    :param next_link: The next link to follow, or None for the first page.
-    :type next_link: str or None
-    :return: The request, with its absolute URL.
-    :rtype: ~azure.core.rest.HttpRequest
-    """
-    headers = dict(options.get("headers") or {})
-    if not next_link:
-        request = build_web_pub_sub_service_list_connections_request(
-            group=group,
-            hub=client._config.hub,
-            maxpagesize=options.get("maxpagesize"),
-            top=options.get("top"),
-            continuation_token_parameter=options.get("continuation_token_parameter"),
-            api_version=client._config.api_version,
-            headers=headers,
-            params=dict(options.get("params") or {}),
-        )
-    else:
-        headers.setdefault("Accept", "application/json")
-        request = HttpRequest("GET", next_link_url(next_link, client._config.api_version), headers=headers)
-    request.url = client._client.format_url(request.url, endpoint=client._config.endpoint)
-    return request
-
-
-def list_connections_options(
-    top: Optional[int], kwargs: MutableMapping[str, Any]
-) -> Tuple[Dict[str, Any], Dict[int, Any], Any]:
-    """Split the keyword arguments of ``list_connections`` into request options, error map and ``cls``.
-
-    :param top: The ``top`` keyword.
-    :type top: int or None
-    :param kwargs: The other keyword arguments; the request options, ``error_map`` and ``cls`` are removed and the
-        rest is left for the pipeline.
-    :type kwargs: ~collections.abc.MutableMapping
-    :return: The request options, the error map and the ``cls`` hook.
-    :rtype: tuple[dict, dict, any]
-    """
-    options: Dict[str, Any] = {
-        "top": top,
-        "maxpagesize": kwargs.pop("maxpagesize", None),
-        "continuation_token_parameter": kwargs.pop("continuation_token_parameter", None),
-        "headers": kwargs.pop("headers", None),
-        "params": kwargs.pop("params", None),
-    }
-    return options, error_map_for(kwargs), kwargs.pop("cls", None)
-
-
-def is_key_credential(credential: Any) -> bool:
-    """Tell whether the client signs with an access key.
-
-    :param credential: The client's credential.
-    :type credential: any
-    :return: True for an :class:`~azure.core.credentials.AzureKeyCredential`.
-    :rtype: bool
-    """
-    return isinstance(credential, AzureKeyCredential)
+GroupsRequest = Union[List[str], AddToGroupsRequest, RemoveFromGroupsRequest, Mapping[str, Any], IO[bytes], bytes]
+"""What the batch group operations accept: group names (with ``filter=``), the body as a model or dict, or JSON."""
 
 
 class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
@@ -279,11 +194,13 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         filter: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
-        """Add the connections matching a filter to several groups.
+        """Add the connections matching a filter to several groups (``:addToGroups``).
 
-        :param groups: The group names (with ``filter=``), or the whole request ``{"groups": [...], "filter": "..."}``
-            as a dict or model, or serialised JSON. ``groups_to_add=`` is accepted as the keyword name too.
-        :type groups: list[str] or dict or IO[bytes]
+        :param groups: The group names (with ``filter=``), or the whole request as an
+            :class:`~azure.messaging.webpubsubservice.models.AddToGroupsRequest` or a dict
+            ``{"groups": [...], "filter": "..."}``, or serialised JSON. ``groups_to_add=`` is accepted as the keyword
+            name too.
+        :type groups: list[str] or ~azure.messaging.webpubsubservice.models.AddToGroupsRequest or dict or IO[bytes]
         :keyword filter: An OData filter selecting the connections; None selects every connection of the hub.
         :paramtype filter: str or None
         :return: None
@@ -291,10 +208,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the request is malformed.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        request = groups if groups is not None else kwargs.pop("groups_to_add", None)
-        if request is None:
-            raise TypeError("add_connections_to_groups() missing the 'groups' argument")
-        body = groups_request_body(request, filter, "groups")
+        body = batch_groups_body(groups, filter, kwargs, "groups_to_add", "add_connections_to_groups")
         return super().add_connections_to_groups(body, **kwargs)
 
     @distributed_trace
@@ -305,22 +219,15 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         filter: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
-        """Remove the connections matching a filter from several groups.
+        """Remove the connections matching a filter from several groups (``:removeFromGroups``).
 
-        :param groups: The group names (with ``filter=``), or the whole request ``{"groups": [...], "filter": "..."}``
-            as a dict or model, or serialised JSON. ``groups_to_remove=`` is accepted as the keyword name too.
-        :type groups: list[str] or dict or IO[bytes]
-        :keyword filter: An OData filter selecting the connections; None selects every connection of the hub.
-        :paramtype filter: str or None
+        Takes the same arguments as :meth:`add_connections_to_groups` (the model is
+        :class:`~azure.messaging.webpubsubservice.models.RemoveFromGroupsRequest`, the keyword ``groups_to_remove=``).
+
         :return: None
         :rtype: None
-        :raises ValueError: If the request is malformed.
-        :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        request = groups if groups is not None else kwargs.pop("groups_to_remove", None)
-        if request is None:
-            raise TypeError("remove_connections_from_groups() missing the 'groups' argument")
-        body = groups_request_body(request, filter, "groups")
+        body = batch_groups_body(groups, filter, kwargs, "groups_to_remove", "remove_connections_from_groups")
         return super().remove_connections_from_groups(body, **kwargs)
 
     @distributed_trace
@@ -365,20 +272,12 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
 
         def get_next(next_link: Optional[str] = None) -> PipelineResponse[HttpRequest, HttpResponse]:
             request = prepare_list_connections_request(self, group, options, next_link)
-            pipeline_response: PipelineResponse[HttpRequest, HttpResponse] = self._client._pipeline.run(
-                request, stream=False, **kwargs
-            )
-            response = pipeline_response.http_response
-            if response.status_code != 200:
-                map_error(status_code=response.status_code, response=response, error_map=error_map)
-                raise HttpResponseError(response=response)
-            return pipeline_response
+            return checked(self._client._pipeline.run(request, stream=False, **kwargs), error_map)
 
         def extract_data(
             pipeline_response: PipelineResponse[HttpRequest, HttpResponse],
         ) -> Tuple[Optional[str], Iterator[Any]]:
-            next_link, members = group_member_page(pipeline_response.http_response.json())
-            items: Any = cls(members) if cls else members
+            next_link, items = member_page(pipeline_response, cls)
             return next_link, iter(items)
 
         return ItemPaged(get_next, extract_data)
@@ -431,31 +330,49 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If ``client_protocol`` is not supported.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the token request.
         """
-        protocol = normalize_client_protocol(client_protocol)
-        credential: Any = self._config.credential
-        if is_key_credential(credential):
-            return local_client_token(
-                self._config.endpoint,
-                self._config.hub,
-                credential.key,
-                user_id=user_id,
-                roles=roles,
-                minutes_to_expire=minutes_to_expire,
-                jwt_headers=jwt_headers,
-                groups=groups,
-                client_protocol=protocol,
-            )
-        target = client_token_target(self._config.endpoint, self._config.hub, protocol)
-        result = super().get_client_access_token(
-            user_id=user_id,
-            roles=roles,
-            minutes_to_expire=minutes_to_expire,
-            groups=groups,
-            client_protocol=protocol.value,
-            **kwargs,
+        plan = client_access_token(
+            self._config, user_id, roles, minutes_to_expire, jwt_headers, groups, client_protocol
         )
-        return service_token_result(target.base_url, result)
+        if isinstance(plan, dict):
+            return plan
+        return plan.result(super().get_client_access_token(**plan.arguments, **kwargs))
+
+    @distributed_trace
+    def generate_client_token(
+        self,
+        *,
+        user_id: Optional[str] = None,
+        role: Optional[List[str]] = None,
+        minutes_to_expire: Optional[int] = 60,
+        group: Optional[List[str]] = None,
+        client_type: Optional[Union[str, WebPubSubClientType]] = WebPubSubClientType.DEFAULT,
+        roles: Optional[List[str]] = None,
+        groups: Optional[List[str]] = None,
+        **kwargs: Any,
+    ) -> ClientTokenResponse:
+        """Ask the service to mint a client access token (``POST :generateToken``), whatever the credential.
+
+        Unlike :meth:`get_client_access_token` this always calls the service and returns its answer as it is.
+
+        :keyword user_id: The user id the token carries.
+        :paramtype user_id: str or None
+        :keyword role: Roles the connection starts with; ``roles=`` is the same.
+        :paramtype role: list[str] or None
+        :keyword int minutes_to_expire: The token lifetime in minutes. Default 60.
+        :keyword group: Groups the connection joins when it connects; ``groups=`` is the same.
+        :paramtype group: list[str] or None
+        :keyword client_type: ``"Default"`` or ``"MQTT"`` (any letter case; other values are sent as given).
+        :paramtype client_type: str or ~azure.messaging.webpubsubservice.models.WebPubSubClientType or None
+        :return: The token, as ``result.token`` or ``result["token"]``.
+        :rtype: ~azure.messaging.webpubsubservice.models.ClientTokenResponse
+        :raises TypeError: If both ``role`` and ``roles`` (or ``group`` and ``groups``) are given.
+        :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
+        """
+        arguments = generate_token_arguments(user_id, role, roles, group, groups, minutes_to_expire, client_type)
+        result: ClientTokenResponse = token_response(super().get_client_access_token(**arguments, **kwargs), kwargs)
+        return result
 
 
 def patch_sdk() -> None:
-    """Hook called by the generated ``__init__``; the customisation is done by the class above."""
+    """Hook called by the generated ``__init__``: the generated operations raise errors with details."""
+    install_error_details(_generated)

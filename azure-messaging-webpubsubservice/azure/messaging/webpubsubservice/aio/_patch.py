@@ -9,10 +9,9 @@ import importlib.util
 from typing import TYPE_CHECKING, Any, Union
 
 from azure.core.credentials import AzureKeyCredential
-from typing_extensions import Self
 
 from .._policies import client_settings
-from .._sansio import connection_string_settings
+from .._shared import ConnectionStringConstructor
 from ._client import WebPubSubServiceClient as _GeneratedClient
 
 if TYPE_CHECKING:
@@ -31,7 +30,7 @@ def _require_async_transport(kwargs: Any) -> None:
         raise ImportError(AIO_EXTRA_HINT)
 
 
-class WebPubSubServiceClient(_GeneratedClient):
+class WebPubSubServiceClient(ConnectionStringConstructor, _GeneratedClient):
     """The async client of the Azure Web PubSub service REST API, bound to one hub.
 
     Use it with ``async with`` or ``await client.close()``.
@@ -42,18 +41,10 @@ class WebPubSubServiceClient(_GeneratedClient):
         ``azure.identity.aio.DefaultAzureCredential``).
     :type credential: ~azure.core.credentials.AzureKeyCredential or
         ~azure.core.credentials_async.AsyncTokenCredential
-    :keyword str api_version: The REST api-version. Default ``"2024-12-01"``.
-    :keyword port: A port to add to the endpoint (it must agree with a port already in the endpoint).
-    :paramtype port: int or str or None
-    :keyword reverse_proxy_endpoint: Send requests through this reverse proxy (such as API Management); tokens
-        still name the service endpoint.
-    :paramtype reverse_proxy_endpoint: str or None
-    :keyword user: With an access key, the name claim of the JWT that signs each request.
-    :paramtype user: str or None
-    :keyword credential_scopes: Entra scopes. Default ``["https://webpubsub.azure.com/.default"]``.
-    :paramtype credential_scopes: list[str]
-    :raises ValueError: If the hub, endpoint or port is invalid, or ``authentication_policy`` is passed with an
-        :class:`~azure.core.credentials.AzureKeyCredential` (the key credential owns authentication).
+    :keyword: ``api_version``, ``port``, ``reverse_proxy_endpoint``, ``user`` and ``credential_scopes``, as for the
+        sync :class:`~azure.messaging.webpubsubservice.WebPubSubServiceClient`, and azure-core's client options.
+    :raises ValueError: As for the sync client: an invalid hub, endpoint or port, or ``authentication_policy`` with
+        an :class:`~azure.core.credentials.AzureKeyCredential`.
     :raises TypeError: If the credential is of an unsupported type.
     :raises ImportError: If no ``transport`` is given and aiohttp is not installed; the message names the ``aio``
         extra.
@@ -69,23 +60,6 @@ class WebPubSubServiceClient(_GeneratedClient):
         origin, rest = client_settings(endpoint, hub, credential, kwargs)
         _require_async_transport(rest)
         super().__init__(hub=hub, endpoint=origin, credential=credential, **rest)  # type: ignore[arg-type]
-
-    @classmethod
-    def from_connection_string(cls, connection_string: str, hub: str, **kwargs: Any) -> Self:
-        """Create a client from a connection string such as ``Endpoint=https://...;AccessKey=...;Version=1.0;``.
-
-        This is a plain (not async) classmethod. Keys are case-insensitive; ``Endpoint`` and ``AccessKey`` are
-        required, ``Port`` is applied to the endpoint, ``Version`` and unknown keys are ignored. ``endpoint=`` and
-        ``port=`` keyword arguments take precedence over the connection string.
-
-        :param str connection_string: The connection string.
-        :param str hub: The hub.
-        :return: An async client signing its requests with the access key.
-        :rtype: ~azure.messaging.webpubsubservice.aio.WebPubSubServiceClient
-        :raises ValueError: If the connection string is malformed. The message never contains its values.
-        """
-        endpoint, access_key, rest = connection_string_settings(connection_string, kwargs)
-        return cls(endpoint, hub, AzureKeyCredential(access_key), **rest)
 
 
 def patch_sdk() -> None:

@@ -7,10 +7,12 @@ re-exports the names in ``__all__`` over its own), so the generated async client
 customises:
 
 * ``send_to_*``: the Content-Type is chosen from the message when not given, and ``message_ttl_seconds`` is public;
-* ``add_connections_to_groups`` / ``remove_connections_from_groups``: a list of groups plus ``filter``, or the body;
+* ``add_connections_to_groups`` / ``remove_connections_from_groups``: a list of groups plus ``filter``, or the body
+  as a model or dict;
 * ``list_connections`` (a plain ``def``): an :class:`~azure.core.async_paging.AsyncItemPaged` of
   :class:`GroupMember`, resumable from a next link;
 * ``get_client_access_token``: signed locally with a key, or minted by the service with an Entra credential;
+* ``generate_client_token``: the raw ``:generateToken`` call, answering a ``ClientTokenResponse``;
 * the aliases ``check_permission`` and ``list_connections_in_group``.
 
 Every other operation is the generated one, unchanged.
@@ -19,28 +21,31 @@ Every other operation is the generated one, unchanged.
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
 
 from azure.core.async_paging import AsyncItemPaged, AsyncList
-from azure.core.exceptions import HttpResponseError, map_error
 from azure.core.pipeline import PipelineResponse
 from azure.core.rest import AsyncHttpResponse, HttpRequest
 from azure.core.tracing.decorator_async import distributed_trace_async
 
-from ..._models import GroupMember, WebPubSubClientProtocol, WebPubSubPermission
-from ..._operations._patch import (
-    GroupsRequest,
-    Message,
-    is_key_credential,
+from ..._models import (
+    ClientTokenResponse,
+    GroupMember,
+    WebPubSubClientProtocol,
+    WebPubSubClientType,
+    WebPubSubPermission,
+)
+from ..._operations._patch import GroupsRequest, Message
+from ..._sansio import send_arguments
+from ..._shared import (
+    batch_groups_body,
+    checked,
+    client_access_token,
+    generate_token_arguments,
+    install_error_details,
     list_connections_options,
+    member_page,
     prepare_list_connections_request,
+    token_response,
 )
-from ..._sansio import (
-    client_token_target,
-    group_member_page,
-    groups_request_body,
-    local_client_token,
-    normalize_client_protocol,
-    send_arguments,
-    service_token_result,
-)
+from . import _operations as _generated
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
 
 __all__ = ["_WebPubSubServiceClientOperationsMixin"]
@@ -182,11 +187,13 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         filter: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
-        """Add the connections matching a filter to several groups.
+        """Add the connections matching a filter to several groups (``:addToGroups``).
 
-        :param groups: The group names (with ``filter=``), or the whole request ``{"groups": [...], "filter": "..."}``
-            as a dict or model, or serialised JSON. ``groups_to_add=`` is accepted as the keyword name too.
-        :type groups: list[str] or dict or IO[bytes]
+        :param groups: The group names (with ``filter=``), or the whole request as an
+            :class:`~azure.messaging.webpubsubservice.models.AddToGroupsRequest` or a dict
+            ``{"groups": [...], "filter": "..."}``, or serialised JSON. ``groups_to_add=`` is accepted as the keyword
+            name too.
+        :type groups: list[str] or ~azure.messaging.webpubsubservice.models.AddToGroupsRequest or dict or IO[bytes]
         :keyword filter: An OData filter selecting the connections; None selects every connection of the hub.
         :paramtype filter: str or None
         :return: None
@@ -194,10 +201,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the request is malformed.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        request = groups if groups is not None else kwargs.pop("groups_to_add", None)
-        if request is None:
-            raise TypeError("add_connections_to_groups() missing the 'groups' argument")
-        body = groups_request_body(request, filter, "groups")
+        body = batch_groups_body(groups, filter, kwargs, "groups_to_add", "add_connections_to_groups")
         return await super().add_connections_to_groups(body, **kwargs)
 
     @distributed_trace_async
@@ -208,22 +212,15 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         filter: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
-        """Remove the connections matching a filter from several groups.
+        """Remove the connections matching a filter from several groups (``:removeFromGroups``).
 
-        :param groups: The group names (with ``filter=``), or the whole request ``{"groups": [...], "filter": "..."}``
-            as a dict or model, or serialised JSON. ``groups_to_remove=`` is accepted as the keyword name too.
-        :type groups: list[str] or dict or IO[bytes]
-        :keyword filter: An OData filter selecting the connections; None selects every connection of the hub.
-        :paramtype filter: str or None
+        Takes the same arguments as :meth:`add_connections_to_groups` (the model is
+        :class:`~azure.messaging.webpubsubservice.models.RemoveFromGroupsRequest`, the keyword ``groups_to_remove=``).
+
         :return: None
         :rtype: None
-        :raises ValueError: If the request is malformed.
-        :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        request = groups if groups is not None else kwargs.pop("groups_to_remove", None)
-        if request is None:
-            raise TypeError("remove_connections_from_groups() missing the 'groups' argument")
-        body = groups_request_body(request, filter, "groups")
+        body = batch_groups_body(groups, filter, kwargs, "groups_to_remove", "remove_connections_from_groups")
         return await super().remove_connections_from_groups(body, **kwargs)
 
     @distributed_trace_async
@@ -268,20 +265,12 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
 
         async def get_next(next_link: Optional[str] = None) -> PipelineResponse[HttpRequest, AsyncHttpResponse]:
             request = prepare_list_connections_request(self, group, options, next_link)
-            pipeline_response: PipelineResponse[HttpRequest, AsyncHttpResponse] = await self._client._pipeline.run(
-                request, stream=False, **kwargs
-            )
-            response = pipeline_response.http_response
-            if response.status_code != 200:
-                map_error(status_code=response.status_code, response=response, error_map=error_map)
-                raise HttpResponseError(response=response)
-            return pipeline_response
+            return checked(await self._client._pipeline.run(request, stream=False, **kwargs), error_map)
 
         async def extract_data(
             pipeline_response: PipelineResponse[HttpRequest, AsyncHttpResponse],
         ) -> Tuple[Optional[str], AsyncIterator[Any]]:
-            next_link, members = group_member_page(pipeline_response.http_response.json())
-            items: Any = cls(members) if cls else members
+            next_link, items = member_page(pipeline_response, cls)
             return next_link, AsyncList(items)
 
         return AsyncItemPaged(get_next, extract_data)
@@ -334,31 +323,50 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If ``client_protocol`` is not supported.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the token request.
         """
-        protocol = normalize_client_protocol(client_protocol)
-        credential: Any = self._config.credential
-        if is_key_credential(credential):
-            return local_client_token(
-                self._config.endpoint,
-                self._config.hub,
-                credential.key,
-                user_id=user_id,
-                roles=roles,
-                minutes_to_expire=minutes_to_expire,
-                jwt_headers=jwt_headers,
-                groups=groups,
-                client_protocol=protocol,
-            )
-        target = client_token_target(self._config.endpoint, self._config.hub, protocol)
-        result = await super().get_client_access_token(
-            user_id=user_id,
-            roles=roles,
-            minutes_to_expire=minutes_to_expire,
-            groups=groups,
-            client_protocol=protocol.value,
-            **kwargs,
+        plan = client_access_token(
+            self._config, user_id, roles, minutes_to_expire, jwt_headers, groups, client_protocol
         )
-        return service_token_result(target.base_url, result)
+        if isinstance(plan, dict):
+            return plan
+        return plan.result(await super().get_client_access_token(**plan.arguments, **kwargs))
+
+    @distributed_trace_async
+    async def generate_client_token(
+        self,
+        *,
+        user_id: Optional[str] = None,
+        role: Optional[List[str]] = None,
+        minutes_to_expire: Optional[int] = 60,
+        group: Optional[List[str]] = None,
+        client_type: Optional[Union[str, WebPubSubClientType]] = WebPubSubClientType.DEFAULT,
+        roles: Optional[List[str]] = None,
+        groups: Optional[List[str]] = None,
+        **kwargs: Any,
+    ) -> ClientTokenResponse:
+        """Ask the service to mint a client access token (``POST :generateToken``), whatever the credential.
+
+        Unlike :meth:`get_client_access_token` this always calls the service and returns its answer as it is.
+
+        :keyword user_id: The user id the token carries.
+        :paramtype user_id: str or None
+        :keyword role: Roles the connection starts with; ``roles=`` is the same.
+        :paramtype role: list[str] or None
+        :keyword int minutes_to_expire: The token lifetime in minutes. Default 60.
+        :keyword group: Groups the connection joins when it connects; ``groups=`` is the same.
+        :paramtype group: list[str] or None
+        :keyword client_type: ``"Default"`` or ``"MQTT"`` (any letter case; other values are sent as given).
+        :paramtype client_type: str or ~azure.messaging.webpubsubservice.models.WebPubSubClientType or None
+        :return: The token, as ``result.token`` or ``result["token"]``.
+        :rtype: ~azure.messaging.webpubsubservice.models.ClientTokenResponse
+        :raises TypeError: If both ``role`` and ``roles`` (or ``group`` and ``groups``) are given.
+        :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
+        """
+        arguments = generate_token_arguments(user_id, role, roles, group, groups, minutes_to_expire, client_type)
+        result = await super().get_client_access_token(**arguments, **kwargs)
+        response: ClientTokenResponse = token_response(result, kwargs)
+        return response
 
 
 def patch_sdk() -> None:
-    """Hook called by the generated ``__init__``; the customisation is done by the class above."""
+    """Hook called by the generated ``__init__``: the generated operations raise errors with details."""
+    install_error_details(_generated)
