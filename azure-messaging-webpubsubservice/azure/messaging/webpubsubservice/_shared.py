@@ -9,7 +9,7 @@ the IO (running the pipeline, awaiting) around these helpers.
 
 import json
 from types import ModuleType
-from typing import Any, Dict, List, Mapping, MutableMapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import IO, Any, Dict, List, Mapping, MutableMapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import (
@@ -25,7 +25,7 @@ from azure.core.pipeline import PipelineResponse
 from azure.core.rest import HttpRequest
 from typing_extensions import Self
 
-from ._models import ClientTokenResponse, ErrorDetail, GroupMember
+from ._models import AddToGroupsRequest, ClientTokenResponse, ErrorDetail, GroupMember, RemoveFromGroupsRequest
 from ._operations._operations import build_web_pub_sub_service_list_connections_request
 from ._sansio import (
     client_token_target,
@@ -41,6 +41,8 @@ from ._sansio import (
 __all__ = [
     "ERROR_CODE_HEADER",
     "ConnectionStringConstructor",
+    "GroupsRequest",
+    "Message",
     "ServiceTokenRequest",
     "add_error_details",
     "batch_groups_body",
@@ -56,6 +58,12 @@ __all__ = [
     "response_error",
     "token_response",
 ]
+
+Message = Union[IO[bytes], IO[str], str, bytes, Mapping[str, Any], List[Any], int, float, bool, None]
+"""What ``send_to_*`` accept: JSON values, text, bytes or a file-like object."""
+
+GroupsRequest = Union[List[str], AddToGroupsRequest, RemoveFromGroupsRequest, Mapping[str, Any], IO[bytes], bytes]
+"""What the batch group operations accept: group names (with ``filter=``), the body as a model or dict, or JSON."""
 
 ERROR_CODE_HEADER = "x-ms-error-code"
 """The response header in which the service names the error, also when the response has no body."""
@@ -352,27 +360,14 @@ def client_access_token(
     :raises ValueError: If the protocol is not supported.
     """
     protocol = normalize_client_protocol(client_protocol)
+    claims: Dict[str, Any] = dict(user_id=user_id, roles=roles, minutes_to_expire=minutes_to_expire, groups=groups)
     credential = config.credential
     if isinstance(credential, AzureKeyCredential):
         return local_client_token(
-            config.endpoint,
-            config.hub,
-            credential.key,
-            user_id=user_id,
-            roles=roles,
-            minutes_to_expire=minutes_to_expire,
-            jwt_headers=jwt_headers,
-            groups=groups,
-            client_protocol=protocol,
+            config.endpoint, config.hub, credential.key, jwt_headers=jwt_headers, client_protocol=protocol, **claims
         )
     target = client_token_target(config.endpoint, config.hub, protocol)
-    arguments = {
-        "user_id": user_id,
-        "roles": roles,
-        "minutes_to_expire": minutes_to_expire,
-        "groups": groups,
-        "client_protocol": protocol.value,
-    }
+    arguments = {**claims, "client_protocol": protocol.value}
     return ServiceTokenRequest(target.base_url, arguments)
 
 

@@ -18,7 +18,7 @@ body (``_shared.install_error_details``).
 Every other operation is the generated one, unchanged.
 """
 
-from typing import IO, Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from azure.core.paging import ItemPaged
 from azure.core.pipeline import PipelineResponse
@@ -26,16 +26,16 @@ from azure.core.rest import HttpRequest, HttpResponse
 from azure.core.tracing.decorator import distributed_trace
 
 from .._models import (
-    AddToGroupsRequest,
     ClientTokenResponse,
     GroupMember,
-    RemoveFromGroupsRequest,
     WebPubSubClientProtocol,
     WebPubSubClientType,
     WebPubSubPermission,
 )
 from .._sansio import send_arguments
 from .._shared import (
+    GroupsRequest,
+    Message,
     batch_groups_body,
     checked,
     client_access_token,
@@ -50,12 +50,6 @@ from . import _operations as _generated
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
 
 __all__ = ["_WebPubSubServiceClientOperationsMixin"]
-
-Message = Union[IO[bytes], IO[str], str, bytes, Mapping[str, Any], List[Any], int, float, bool, None]
-"""What ``send_to_*`` accept: JSON values, text, bytes or a file-like object."""
-
-GroupsRequest = Union[List[str], AddToGroupsRequest, RemoveFromGroupsRequest, Mapping[str, Any], IO[bytes], bytes]
-"""What the batch group operations accept: group names (with ``filter=``), the body as a model or dict, or JSON."""
 
 
 class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
@@ -369,8 +363,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         arguments = generate_token_arguments(user_id, role, roles, group, groups, minutes_to_expire, client_type)
-        result: ClientTokenResponse = token_response(super().get_client_access_token(**arguments, **kwargs), kwargs)
-        return result
+        result = super().get_client_access_token(**arguments, **kwargs)
+        response: ClientTokenResponse = token_response(result, kwargs)
+        return response
 
 
 def patch_sdk() -> None:

@@ -1,21 +1,11 @@
 # Copyright (c) 2026 The webpubsub-python authors. Licensed under the MIT License.
 """Hand-written operations of the async client, layered over the generated ones.
 
-It mirrors ``azure.messaging.webpubsubservice._operations._patch`` and shares its pure helpers; only the IO is
-awaited here. The class below replaces the generated async operations mixin (the generated ``_operations/__init__``
-re-exports the names in ``__all__`` over its own), so the generated async client picks these methods up. It
-customises:
-
-* ``send_to_*``: the Content-Type is chosen from the message when not given, and ``message_ttl_seconds`` is public;
-* ``add_connections_to_groups`` / ``remove_connections_from_groups``: a list of groups plus ``filter``, or the body
-  as a model or dict;
-* ``list_connections`` (a plain ``def``): an :class:`~azure.core.async_paging.AsyncItemPaged` of
-  :class:`GroupMember`, resumable from a next link;
-* ``get_client_access_token``: signed locally with a key, or minted by the service with an Entra credential;
-* ``generate_client_token``: the raw ``:generateToken`` call, answering a ``ClientTokenResponse``;
-* the aliases ``check_permission`` and ``list_connections_in_group``.
-
-Every other operation is the generated one, unchanged.
+The async counterpart of ``azure.messaging.webpubsubservice._operations._patch``: the same methods, customised the
+same way (see that module), with all their logic in ``_sansio`` and ``_shared``; only the IO is awaited here.
+``list_connections`` is a plain ``def`` returning an :class:`~azure.core.async_paging.AsyncItemPaged`. The class
+below replaces the generated async operations mixin, and ``patch_sdk()`` installs the error details in the generated
+async operations.
 """
 
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
@@ -32,9 +22,10 @@ from ..._models import (
     WebPubSubClientType,
     WebPubSubPermission,
 )
-from ..._operations._patch import GroupsRequest, Message
 from ..._sansio import send_arguments
 from ..._shared import (
+    GroupsRequest,
+    Message,
     batch_groups_body,
     checked,
     client_access_token,
