@@ -166,6 +166,21 @@ async def test_message_content_type_enum_is_sent_as_its_value(sdk) -> None:
     assert as_json.headers["Content-Type"] == "application/json" and as_json.json() == {"a": 1}
 
 
+async def test_a_mapping_message_such_as_a_model_is_sent_as_a_json_object(sdk) -> None:
+    from types import MappingProxyType
+
+    client = sdk.client()
+    sdk.script(202, 202)
+
+    await sdk.call(client.send_to_all, models().ErrorDetail(code="c", inner=models().InnerError(code="i")))
+    await sdk.call(client.send_to_all, [MappingProxyType({"a": 1})])
+
+    model, nested = sdk.sent
+    assert model.headers["Content-Type"] == "application/json"
+    assert model.body == b'{"code": "c", "inner": {"code": "i"}}'
+    assert nested.body == b'[{"a": 1}]'
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # generate_client_token
 

@@ -412,9 +412,18 @@ def _utf8(message: Any) -> Union[bytes, Any]:
     raise ValueError(f"Cannot send a {kind} as text/plain or application/octet-stream: " + _accepted())
 
 
+class _MessageEncoder(AzureJSONEncoder):
+    """azure-core's JSON encoder, plus any mapping (such as a model of this package) as a JSON object."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, Mapping):
+            return dict(o)
+        return super().default(o)
+
+
 def _json_body(message: Any) -> bytes:
     try:
-        return json.dumps(message, cls=AzureJSONEncoder, allow_nan=False).encode("utf-8")
+        return json.dumps(message, cls=_MessageEncoder, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"The message cannot be serialised as JSON ({type(message).__name__})") from exc
 
