@@ -80,7 +80,13 @@ METHODS: dict[str, list[Param]] = {
     "get_client_access_token": TOKEN_PARAMS,
     "send_request": [Param("request", POS), Param("stream", KW, False)],
 }
-NEW_METHODS = ["add_connections_to_groups", "remove_connections_from_groups", "get_service_status"]  # D3
+NEW_METHODS = [  # D3 and the upstream names of §13
+    "add_connections_to_groups",
+    "remove_connections_from_groups",
+    "get_service_status",
+    "generate_client_token",
+    "check_permission",
+]
 PLAIN_IN_AIO = {"list_connections", "send_request"}  # everything else is `async def` in .aio
 
 
@@ -127,6 +133,23 @@ async def test_new_operations_exist(sdk, name: str) -> None:
     method = getattr(client, name)
 
     assert inspect.iscoroutinefunction(method) is sdk.is_aio
+
+
+def test_sync_and_aio_methods_have_the_same_signatures() -> None:
+    """The two clients declare their methods separately; they must not drift apart."""
+    sync_client = sdk_module().WebPubSubServiceClient
+    aio_client = sdk_module(".aio").WebPubSubServiceClient
+    public = sorted(
+        name for name in dir(sync_client) if not name.startswith("_") and callable(getattr(sync_client, name))
+    )
+    assert public == sorted(
+        name for name in dir(aio_client) if not name.startswith("_") and callable(getattr(aio_client, name))
+    )
+    for name in public:
+        sync_params = inspect.signature(getattr(sync_client, name)).parameters
+        aio_params = inspect.signature(getattr(aio_client, name)).parameters
+        shape = [(p.name, p.kind, p.default) for p in sync_params.values()]
+        assert shape == [(p.name, p.kind, p.default) for p in aio_params.values()], name
 
 
 async def test_constructor_and_from_connection_string_signatures(sdk) -> None:
