@@ -379,40 +379,30 @@ class _Parser:
         return node
 
     def or_expr(self) -> _Node:
-        first_tok = self.tok
-        nodes = [self.and_expr()]
-        while self.is_word("or"):
-            self.advance()
-            self.require_bool(nodes[0], "or", first_tok)
-            operand_tok = self.tok
-            node = self.and_expr()
-            self.require_bool(node, "or", operand_tok)
-            nodes.append(node)
-        if len(nodes) == 1:
-            return nodes[0]
-        fns = tuple(n.fn for n in nodes)
-        if len(fns) == 2:
-            a, b = fns
-            return _Node(_T.BOOL, lambda c: a(c) or b(c))
-        return _Node(_T.BOOL, lambda c: any(f(c) for f in fns))
+        return self.bool_chain("or", self.and_expr)
 
     def and_expr(self) -> _Node:
+        return self.bool_chain("and", self.comparison)
+
+    def bool_chain(self, word: str, operand: Callable[[], _Node]) -> _Node:
+        """``operand (word operand)*`` for ``word`` "or" / "and"; every operand must be boolean."""
         first_tok = self.tok
-        nodes = [self.comparison()]
-        while self.is_word("and"):
+        nodes = [operand()]
+        while self.is_word(word):
             self.advance()
-            self.require_bool(nodes[0], "and", first_tok)
+            self.require_bool(nodes[0], word, first_tok)
             operand_tok = self.tok
-            node = self.comparison()
-            self.require_bool(node, "and", operand_tok)
+            node = operand()
+            self.require_bool(node, word, operand_tok)
             nodes.append(node)
         if len(nodes) == 1:
             return nodes[0]
         fns = tuple(n.fn for n in nodes)
         if len(fns) == 2:
             a, b = fns
-            return _Node(_T.BOOL, lambda c: a(c) and b(c))
-        return _Node(_T.BOOL, lambda c: all(f(c) for f in fns))
+            return _Node(_T.BOOL, (lambda c: a(c) or b(c)) if word == "or" else (lambda c: a(c) and b(c)))
+        combine = any if word == "or" else all
+        return _Node(_T.BOOL, lambda c: combine(f(c) for f in fns))
 
     def comparison(self) -> _Node:
         left_tok = self.tok

@@ -8,7 +8,21 @@ import logging
 import threading
 import time
 from types import TracebackType
-from typing import Any, Callable, Generic, Iterable, Mapping, Optional, Sequence, TypeVar, Union, cast, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Generic,
+    Iterable,
+    Mapping,
+    Optional,
+    Sequence,
+    TypedDict,
+    TypeVar,
+    Union,
+    cast,
+    overload,
+)
 
 from aiohttp import web
 
@@ -19,7 +33,10 @@ from .rest import RestApi
 from .upstream import EventHandler, Upstream
 from .websocket import DEFAULT_ACK_DELAY, WebSocketGateway
 
-__all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorThread", "create_app"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorOptions", "EmulatorThread", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +84,16 @@ def create_app(
 
     app.on_shutdown.append(on_shutdown)
     return app
+
+
+class EmulatorOptions(TypedDict, total=False):
+    """The keyword options of :class:`Emulator` and :class:`EmulatorThread`."""
+
+    event_handlers: Optional[Mapping[str, Union[str, Sequence[EventHandler]]]]
+    event_failure: str
+    faults: Optional[FaultPlan]
+    ack_delay: float
+    clock: Callable[[], float]
 
 
 class Emulator:
@@ -253,7 +280,7 @@ class _FromEmulator(Generic[_T]):
 class EmulatorThread:
     """The emulator running in a background thread with its own event loop: ``with EmulatorThread() as emu: ...``.
 
-    It exposes the same attributes as :class:`Emulator` and takes the same options, except ``clock``.
+    It takes the same options and exposes the same attributes as :class:`Emulator`.
     """
 
     host = _FromEmulator[str]("The listening host.")
@@ -269,21 +296,9 @@ class EmulatorThread:
         host: str = "127.0.0.1",
         port: int = 0,
         access_key: str = DEFAULT_ACCESS_KEY,
-        *,
-        event_handlers: Optional[Mapping[str, Union[str, Sequence[EventHandler]]]] = None,
-        event_failure: str = "close",
-        faults: Optional[FaultPlan] = None,
-        ack_delay: float = DEFAULT_ACK_DELAY,
+        **options: Unpack[EmulatorOptions],
     ) -> None:
-        self.emulator = Emulator(
-            host,
-            port,
-            access_key,
-            event_handlers=event_handlers,
-            event_failure=event_failure,
-            faults=faults,
-            ack_delay=ack_delay,
-        )
+        self.emulator = Emulator(host, port, access_key, **options)
         self._thread: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._started = threading.Event()

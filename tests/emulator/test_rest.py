@@ -13,106 +13,20 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, AsyncIterator, Dict, Iterable, List, Optional, Tuple
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import jwt
 import pytest
-import yarl
 from webpubsub_emulator import DEFAULT_ACCESS_KEY, Emulator
 from webpubsub_emulator.core import ConnectionState
+from ws_support import Api, recv, recv_json, run_cli, seg, sign
 
 API = "2024-12-01"
 KEY = DEFAULT_ACCESS_KEY
 JSON_P = "json.webpubsub.azure.v1"
 RELIABLE_P = "json.reliable.webpubsub.azure.v1"
-
-
-def seg(value: str) -> str:
-    return quote(value, safe="")
-
-
-def sign(url: str, *, key: str = KEY, lifetime: int = 60, **extra: Any) -> str:
-    claims: Dict[str, Any] = {"aud": url, "exp": int(time.time()) + lifetime}
-    claims.update(extra)
-    return jwt.encode(claims, key, algorithm="HS256")
-
-
-class Api:
-    def __init__(self, session: aiohttp.ClientSession, emu: Emulator, hub: str = "hub1") -> None:
-        self.session = session
-        self.emu = emu
-        self.hub = hub
-
-    def url(self, path: str, query: Iterable[Tuple[str, str]] = (), *, api_version: Optional[str] = API) -> str:
-        q = list(query)
-        if api_version is not None:
-            q.append(("api-version", api_version))
-        base = f"{self.emu.endpoint}/api/hubs/{seg(self.hub)}{path}"
-        return f"{base}?{urlencode(q, quote_via=quote)}" if q else base
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        query: Iterable[Tuple[str, str]] = (),
-        *,
-        body: Optional[bytes] = None,
-        content_type: Optional[str] = None,
-        token: Optional[str] = "sign",
-        api_version: Optional[str] = API,
-        url: Optional[str] = None,
-        headers: Optional[Dict[str, str]] = None,
-    ) -> Tuple[int, Dict[str, str], bytes]:
-        url = url or self.url(path, query, api_version=api_version)
-        hdrs: Dict[str, str] = dict(headers or {})
-        if token == "sign":
-            hdrs["Authorization"] = f"Bearer {sign(url)}"
-        elif token is not None:
-            hdrs["Authorization"] = f"Bearer {token}"
-        skip: Tuple[str, ...] = ()
-        if content_type is not None:
-            hdrs["Content-Type"] = content_type
-        else:
-            skip = ("Content-Type",)
-        async with self.session.request(
-            method, yarl.URL(url, encoded=True), data=body, headers=hdrs, skip_auto_headers=skip
-        ) as resp:
-            return resp.status, dict(resp.headers), await resp.read()
-
-    async def status(self, method: str, path: str, query: Iterable[Tuple[str, str]] = (), **kw: Any) -> int:
-        return (await self.call(method, path, query, **kw))[0]
-
-    async def connect(
-        self,
-        *,
-        user: Optional[str] = None,
-        protocol: Optional[str] = JSON_P,
-        roles: Iterable[str] = (),
-        groups: Iterable[str] = (),
-        hub: Optional[str] = None,
-    ) -> Tuple[aiohttp.ClientWebSocketResponse, str]:
-        url = self.emu.client_url(hub or self.hub, user_id=user, roles=roles, groups=groups)
-        ws = await self.session.ws_connect(url, protocols=(protocol,) if protocol else ())
-        if protocol is None:
-            # raw clients get no `connected`; find the id through the REST side
-            return ws, ""
-        msg = await recv_json(ws)
-        assert msg["event"] == "connected"
-        return ws, msg["connectionId"]
-
-
-async def recv(ws: aiohttp.ClientWebSocketResponse, timeout: float = 3.0) -> aiohttp.WSMessage:
-    return await asyncio.wait_for(ws.receive(), timeout)
-
-
-async def recv_json(ws: aiohttp.ClientWebSocketResponse) -> Dict[str, Any]:
-    msg = await recv(ws)
-    assert msg.type == aiohttp.WSMsgType.TEXT, (msg.type, msg.data)
-    value = json.loads(msg.data)
-    assert isinstance(value, dict)
-    return value
 
 
 async def silent(ws: aiohttp.ClientWebSocketResponse, timeout: float = 0.3) -> bool:
@@ -124,15 +38,8 @@ async def silent(ws: aiohttp.ClientWebSocketResponse, timeout: float = 0.3) -> b
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def api(emu: Emulator) -> AsyncIterator[Api]:
-    async with aiohttp.ClientSession() as session:
-        yield Api(session, emu)
+def api(emu: Emulator, session: aiohttp.ClientSession) -> Api:
+    return Api(session, emu)
 
 
 def error_of(headers: Dict[str, str], body: bytes) -> Tuple[str, str]:
@@ -159,20 +66,22 @@ async def test_supported_api_versions(api: Api, version: str) -> None:
 
 @pytest.mark.parametrize("version", [None, "", "2020-10-01", "2024-12-01-preview", "latest"])
 async def test_bad_api_version_is_400(api: Api, version: Optional[str]) -> None:
-    status, headers, body = await api.call("POST", "/:send", body=b"x", content_type="text/plain", api_version=version)
+    status, headers, body = await api.request(
+        "POST", "/:send", body=b"x", content_type="text/plain", api_version=version
+    )
     assert status == 400
     assert error_of(headers, body)[0] == "BadRequest"
 
 
 async def test_unknown_route_is_404_json(api: Api) -> None:
-    status, headers, body = await api.call("POST", "/:nope")
+    status, headers, body = await api.request("POST", "/:nope")
     assert status == 404 and error_of(headers, body)[0] == "NotFound"
 
 
 @pytest.mark.parametrize("hub", ["1hub", "hub-1", "a" * 129, "hub%20x"])
 async def test_bad_hub_is_400(api: Api, hub: str) -> None:
     api.hub = hub
-    status, headers, body = await api.call("POST", "/:send", body=b"x", content_type="text/plain")
+    status, headers, body = await api.request("POST", "/:send", body=b"x", content_type="text/plain")
     assert status == 400 and error_of(headers, body)[0] == "BadRequest"
 
 
@@ -185,7 +94,7 @@ async def test_hub_with_allowed_punctuation(api: Api) -> None:
 
 
 async def test_missing_token_is_401(api: Api) -> None:
-    status, headers, body = await api.call("POST", "/:send", body=b"x", content_type="text/plain", token=None)
+    status, headers, body = await api.request("POST", "/:send", body=b"x", content_type="text/plain", token=None)
     assert status == 401 and error_of(headers, body)[0] == "Unauthorized"
 
 
@@ -205,7 +114,9 @@ async def test_missing_token_is_401(api: Api) -> None:
 async def test_bad_tokens_are_401_and_leak_nothing(api: Api, make: Any) -> None:
     url = api.url("/:send")
     token = make(url)
-    status, headers, body = await api.call("POST", "/:send", body=b"x", content_type="text/plain", token=token, url=url)
+    status, headers, body = await api.request(
+        "POST", "/:send", body=b"x", content_type="text/plain", token=token, url=url
+    )
     assert status == 401 and error_of(headers, body)[0] == "Unauthorized"
     assert KEY.encode() not in body and token.encode() not in body
 
@@ -232,7 +143,7 @@ async def test_token_within_clock_skew_is_accepted(api: Api) -> None:
 
 
 async def test_head_auth_failure_has_header_but_no_body(api: Api) -> None:
-    status, headers, body = await api.call("HEAD", "/connections/c1", token=None)
+    status, headers, body = await api.request("HEAD", "/connections/c1", token=None)
     assert status == 401 and headers["x-ms-error-code"] == "Unauthorized" and body == b""
 
 
@@ -284,7 +195,7 @@ async def test_payload_types(api: Api) -> None:
     ],
 )
 async def test_bad_payloads(api: Api, content_type: str, body: bytes, status: int, code: str) -> None:
-    got, headers, resp = await api.call("POST", "/:send", body=body, content_type=content_type)
+    got, headers, resp = await api.request("POST", "/:send", body=body, content_type=content_type)
     assert got == status and error_of(headers, resp)[0] == code
 
 
@@ -313,7 +224,7 @@ async def test_send_to_all_excluded_and_filter(api: Api) -> None:
 
 @pytest.mark.parametrize("flt", ["userId eq", "not length(userId) gt 5", "userId eq 'a' and", "1"])
 async def test_bad_filter_is_400(api: Api, flt: str) -> None:
-    status, headers, body = await api.call("POST", "/:send", [("filter", flt)], body=b"x", content_type="text/plain")
+    status, headers, body = await api.request("POST", "/:send", [("filter", flt)], body=b"x", content_type="text/plain")
     assert status == 400 and error_of(headers, body)[0] == "BadRequest"
 
 
@@ -450,7 +361,7 @@ async def test_connection_membership(api: Api) -> None:
     assert await api.status("HEAD", "/groups/g") == 404
     assert await api.status("DELETE", f"/connections/{cid}/groups") == 204
     assert await api.status("HEAD", "/groups/g2") == 404
-    status, headers, body = await api.call("PUT", "/groups/g/connections/unknown")
+    status, headers, body = await api.request("PUT", "/groups/g/connections/unknown")
     assert status == 404 and error_of(headers, body)[0] == "NotFound"
 
 
@@ -482,13 +393,13 @@ async def test_add_and_remove_connections_by_filter(api: Api) -> None:
     # no filter: every connection
     body = json.dumps({"groups": ["g3"]}).encode()
     assert await api.status("POST", "/:addToGroups", body=body, content_type="application/json") == 200
-    status, _h, raw = await api.call("GET", "/groups/g3/connections")
+    status, _h, raw = await api.request("GET", "/groups/g3/connections")
     assert status == 200
     assert {m["connectionId"] for m in json.loads(raw)["value"]} == {aid, bid}
     body = json.dumps({"groups": ["g1", "g3"], "filter": f"connectionId eq '{aid}'"}).encode()
     assert await api.status("POST", "/:removeFromGroups", body=body, content_type="application/json") == 200
     assert await api.status("HEAD", "/groups/g1") == 404
-    _status, _h, raw = await api.call("GET", "/groups/g3/connections")
+    _status, _h, raw = await api.request("GET", "/groups/g3/connections")
     assert [m["connectionId"] for m in json.loads(raw)["value"]] == [bid]
 
 
@@ -508,7 +419,7 @@ async def test_add_and_remove_connections_by_filter(api: Api) -> None:
 )
 async def test_bad_batch_bodies(api: Api, body: bytes) -> None:
     for op in ("/:addToGroups", "/:removeFromGroups"):
-        status, headers, resp = await api.call("POST", op, body=body, content_type="application/json")
+        status, headers, resp = await api.request("POST", op, body=body, content_type="application/json")
         assert status == 400 and error_of(headers, resp)[0] == "BadRequest"
 
 
@@ -523,14 +434,14 @@ async def test_list_connections_paging(api: Api) -> None:
         sockets.append(ws)
         ids.append(cid)
         assert await api.status("PUT", f"/groups/g/connections/{cid}") == 200
-    status, _h, raw = await api.call("GET", "/groups/g/connections")
+    status, _h, raw = await api.request("GET", "/groups/g/connections")
     doc = json.loads(raw)
     assert status == 200 and [m["connectionId"] for m in doc["value"]] == ids  # join order
     assert doc["value"][0]["userId"] == "u0" and "userId" not in doc["value"][1]
     assert doc.get("nextLink") is None
 
     seen: List[str] = []
-    status, _h, raw = await api.call("GET", "/groups/g/connections", [("maxpagesize", "2"), ("top", "3")])
+    status, _h, raw = await api.request("GET", "/groups/g/connections", [("maxpagesize", "2"), ("top", "3")])
     doc = json.loads(raw)
     pages = 1
     while True:
@@ -544,7 +455,7 @@ async def test_list_connections_paging(api: Api) -> None:
         assert q["top"] == ["3"] and q["maxpagesize"] == ["2"] and q["continuationToken"]
         assert "api-version" not in q
         url = f"{link}&api-version={API}"
-        status, _h, raw = await api.call("GET", "", url=url)
+        status, _h, raw = await api.request("GET", "", url=url)
         assert status == 200
         doc = json.loads(raw)
         pages += 1
@@ -552,7 +463,7 @@ async def test_list_connections_paging(api: Api) -> None:
 
 
 async def test_list_connections_empty_and_bad_params(api: Api) -> None:
-    status, _h, raw = await api.call("GET", "/groups/none/connections")
+    status, _h, raw = await api.request("GET", "/groups/none/connections")
     assert status == 200 and json.loads(raw)["value"] == []
     for query in ([("maxpagesize", "0")], [("maxpagesize", "201")], [("top", "0")], [("continuationToken", "%%%")]):
         assert await api.status("GET", "/groups/g/connections", query) == 400
@@ -614,7 +525,7 @@ async def test_generate_token(api: Api) -> None:
         ("group", "g1"),
         ("group", "g2"),
     ]
-    status, headers, raw = await api.call("POST", "/:generateToken", query)
+    status, headers, raw = await api.request("POST", "/:generateToken", query)
     assert status == 200 and headers["Content-Type"].startswith("application/json")
     token = json.loads(raw)["token"]
     claims = jwt.decode(token, KEY, algorithms=["HS256"], options={"verify_aud": False})
@@ -632,11 +543,11 @@ async def test_generate_token(api: Api) -> None:
 
 
 async def test_generate_token_defaults_and_mqtt(api: Api) -> None:
-    status, _h, raw = await api.call("POST", "/:generateToken")
+    status, _h, raw = await api.request("POST", "/:generateToken")
     assert status == 200
     claims = jwt.decode(json.loads(raw)["token"], KEY, algorithms=["HS256"], options={"verify_aud": False})
     assert set(claims) == {"aud", "iat", "exp"} and claims["exp"] - claims["iat"] == 3600
-    _status, _h, raw = await api.call("POST", "/:generateToken", [("clientType", "MQTT")])
+    _status, _h, raw = await api.request("POST", "/:generateToken", [("clientType", "MQTT")])
     claims = jwt.decode(json.loads(raw)["token"], KEY, algorithms=["HS256"], options={"verify_aud": False})
     assert claims["aud"].endswith("/clients/mqtt/hubs/hub1")
 
@@ -721,185 +632,8 @@ def test_cli_busy_port_exits_1_without_a_line() -> None:
 
 
 def test_cli_rejects_short_key() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "webpubsub_emulator", "--port", "0", "--access-key", "short"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = run_cli("--port", "0", "--access-key", "short")
     assert proc.returncode == 2 and "32 bytes" in proc.stderr and "short" not in proc.stdout
-
-
-# ---------------------------------------------------------------- upstream event handlers (CloudEvents)
-# These drive the REST close/send paths together with the upstream dispatcher, over real HTTP on both sides.
-
-
-class Upstream:
-    """A tiny application server recording every event the emulator sends."""
-
-    def __init__(self) -> None:
-        self.requests: List[Tuple[str, str, Dict[str, str], bytes]] = []
-        self.connect_reply: Tuple[int, bytes, Optional[str], Dict[str, str]] = (204, b"", None, {})
-        self.event_reply: Tuple[int, bytes, Optional[str], Dict[str, str]] = (204, b"", None, {})
-        self.events = asyncio.Queue[Tuple[str, Dict[str, str], bytes]]()
-        self.url = ""
-
-    async def handle(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
-        body = await request.read()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        self.requests.append((request.method, request.path, headers, body))
-        if request.method == "OPTIONS":
-            return aiohttp.web.Response(headers={"WebHook-Allowed-Origin": "*"})
-        await self.events.put((request.match_info["event"], headers, body))
-        status, payload, content_type, extra = (
-            self.connect_reply if request.match_info["event"] == "connect" else self.event_reply
-        )
-        if status == 204:
-            return aiohttp.web.Response(status=204, headers=extra)
-        return aiohttp.web.Response(status=status, body=payload, content_type=content_type, headers=extra)
-
-    async def next_event(self, name: str) -> Tuple[Dict[str, str], bytes]:
-        while True:
-            event, headers, body = await asyncio.wait_for(self.events.get(), 5)
-            if event == name:
-                return headers, body
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[Upstream]:
-    from aiohttp import web
-
-    up = Upstream()
-    app = web.Application()
-    app.router.add_route("*", "/events/{event}", up.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    up.url = f"http://127.0.0.1:{port}/events/{{event}}"
-    yield up
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def hapi(upstream: Upstream) -> AsyncIterator[Api]:
-    async with Emulator(event_handlers={"Chat": upstream.url}) as emulator, aiohttp.ClientSession() as session:
-        yield Api(session, emulator, hub="chat")
-
-
-def _sig(connection_id: str) -> str:
-    import hashlib
-    import hmac
-
-    return "sha256=" + hmac.new(KEY.encode(), connection_id.encode(), hashlib.sha256).hexdigest()
-
-
-async def test_upstream_connect_connected_disconnected(hapi: Api, upstream: Upstream) -> None:
-    url = hapi.emu.client_url("chat", user_id="u1", roles=["webpubsub.joinLeaveGroup"]) + "&extra=1"
-    ws = await hapi.session.ws_connect(url, protocols=(JSON_P,))
-    cid = (await recv_json(ws))["connectionId"]
-    headers, body = await upstream.next_event("connect")
-    assert upstream.requests[0][0] == "OPTIONS"  # abuse protection first
-    assert upstream.requests[0][1] == "/events/validate"
-    assert headers["ce-type"] == "azure.webpubsub.sys.connect"
-    assert headers["ce-awpsversion"] == "1.0" and headers["ce-specversion"] == "1.0"
-    assert headers["ce-source"] == f"/hubs/chat/client/{cid}"
-    assert headers["ce-connectionid"] == cid and headers["ce-userid"] == "u1" and headers["ce-hub"] == "chat"
-    assert headers["ce-signature"] == _sig(cid)
-    assert headers["ce-eventname"] == "connect" and headers["ce-id"] == "0"
-    doc = json.loads(body)
-    assert doc["claims"]["sub"] == ["u1"] and doc["claims"]["role"] == ["webpubsub.joinLeaveGroup"]
-    assert doc["query"]["extra"] == ["1"] and "access_token" not in doc["query"]
-    assert not any(k.lower() == "authorization" for k in doc["headers"])
-    assert doc["subprotocols"] == [JSON_P]
-    headers, body = await upstream.next_event("connected")
-    assert headers["ce-type"] == "azure.webpubsub.sys.connected" and json.loads(body) == {}
-    assert headers["ce-subprotocol"] == JSON_P
-    assert await hapi.status("DELETE", f"/connections/{cid}", [("reason", "done")]) == 204
-    headers, body = await upstream.next_event("disconnected")
-    assert json.loads(body) == {"reason": "done"}
-
-
-async def test_upstream_connect_response_sets_identity(hapi: Api, upstream: Upstream) -> None:
-    reply = {"userId": "from-handler", "groups": ["g1"], "roles": ["webpubsub.sendToGroup"]}
-    upstream.connect_reply = (200, json.dumps(reply).encode(), "application/json", {"ce-connectionState": "s1"})
-    ws = await hapi.session.ws_connect(hapi.emu.client_url("chat", user_id="token-user"), protocols=(JSON_P,))
-    msg = await recv_json(ws)
-    assert msg["userId"] == "from-handler"
-    assert await hapi.status("HEAD", "/groups/g1") == 200
-    assert await hapi.status("HEAD", "/users/token-user") == 404
-    await ws.send_str(json.dumps({"type": "sendToGroup", "group": "any", "ackId": 1, "data": 1}))
-    assert (await recv_json(ws))["success"] is True
-    await ws.send_str(json.dumps({"type": "event", "event": "e", "ackId": 2, "dataType": "text", "data": "x"}))
-    headers, _ = await upstream.next_event("e")
-    assert headers["ce-connectionstate"] == "s1"
-
-
-@pytest.mark.parametrize(("status", "expected"), [(401, 401), (400, 400), (403, 403), (500, 500), (503, 500)])
-async def test_upstream_connect_rejection(hapi: Api, upstream: Upstream, status: int, expected: int) -> None:
-    upstream.connect_reply = (status, b"nope", "text/plain", {})
-    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-        await hapi.session.ws_connect(hapi.emu.client_url("chat"), protocols=(JSON_P,))
-    assert info.value.status == expected
-
-
-async def test_upstream_connect_bad_subprotocol_is_500(hapi: Api, upstream: Upstream) -> None:
-    upstream.connect_reply = (200, b'{"subprotocol":"other"}', "application/json", {})
-    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-        await hapi.session.ws_connect(hapi.emu.client_url("chat"), protocols=(JSON_P,))
-    assert info.value.status == 500
-
-
-async def test_upstream_user_event_reply_then_ack(hapi: Api, upstream: Upstream) -> None:
-    ws = await hapi.session.ws_connect(hapi.emu.client_url("chat"), protocols=(JSON_P,))
-    await recv_json(ws)
-    upstream.event_reply = (200, b'{"r":1}', "application/json", {})
-    frame = {"type": "event", "event": "Echo", "ackId": 5, "dataType": "binary", "data": "AAE=", "metadata": {"K": "v"}}
-    await ws.send_str(json.dumps(frame))
-    headers, body = await upstream.next_event("Echo")
-    assert headers["ce-type"] == "azure.webpubsub.user.Echo"
-    assert headers["content-type"] == "application/octet-stream" and body == b"\x00\x01"
-    assert headers["x-webpubsub-metadata-k"] == "v"
-    assert await recv_json(ws) == {"type": "message", "from": "server", "dataType": "json", "data": {"r": 1}}
-    assert await recv_json(ws) == {"type": "ack", "ackId": 5, "success": True}
-
-
-async def test_upstream_user_event_failure_drops_the_client(hapi: Api, upstream: Upstream) -> None:
-    ws = await hapi.session.ws_connect(hapi.emu.client_url("chat"), protocols=(JSON_P,))
-    await recv_json(ws)
-    upstream.event_reply = (500, b"boom", "text/plain", {})
-    await ws.send_str(json.dumps({"type": "event", "event": "e", "ackId": 1, "dataType": "text", "data": "x"}))
-    ack = await recv_json(ws)
-    assert ack["success"] is False and ack["error"]["name"] == "InternalServerError"
-    assert (await recv_json(ws))["event"] == "disconnected"
-    msg = await recv(ws)
-    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1011
-
-
-async def test_upstream_raw_message_event(hapi: Api, upstream: Upstream) -> None:
-    ws = await hapi.session.ws_connect(hapi.emu.client_url("chat"))
-    upstream.event_reply = (200, b"pong!", "text/plain", {})
-    await ws.send_str("ping!")
-    headers, body = await upstream.next_event("message")
-    assert headers["ce-type"] == "azure.webpubsub.user.message" and body == b"ping!"
-    assert headers["content-type"].startswith("text/plain")
-    msg = await recv(ws)
-    assert (msg.type, msg.data) == (aiohttp.WSMsgType.TEXT, "pong!")
-    upstream.event_reply = (200, b"\x01\x02", "application/octet-stream", {})
-    await ws.send_bytes(b"\x09")
-    headers, body = await upstream.next_event("message")
-    assert body == b"\x09" and headers["content-type"] == "application/octet-stream"
-    msg = await recv(ws)
-    assert (msg.type, msg.data) == (aiohttp.WSMsgType.BINARY, b"\x01\x02")
-
-
-async def test_hub_without_handler_is_unaffected(hapi: Api, upstream: Upstream) -> None:
-    ws, _ = await hapi.connect(hub="other")
-    await ws.send_str(json.dumps({"type": "event", "event": "e", "ackId": 1, "dataType": "text", "data": "x"}))
-    ack = await recv_json(ws)
-    assert ack["error"]["name"] == "InternalServerError"
-    assert upstream.requests == []
 
 
 # ---------------------------------------------------------------- limits and slow clients
@@ -911,13 +645,13 @@ async def test_health_checks_a_given_api_version(api: Api) -> None:
 
 
 async def test_json_body_with_out_of_range_number_is_400(api: Api) -> None:
-    status, headers, body = await api.call("POST", "/:send", body=b'{"v":1e999}', content_type="application/json")
+    status, headers, body = await api.request("POST", "/:send", body=b'{"v":1e999}', content_type="application/json")
     assert status == 400 and error_of(headers, body)[0] == "BadRequest"
 
 
 async def test_long_signed_url_still_gets_a_json_error(api: Api) -> None:
     flt = "(" * 3000 + "true" + ")" * 3000  # ~18 KB of URL, signed into an even longer header
-    status, headers, body = await api.call("POST", "/:send", [("filter", flt)], body=b"x", content_type="text/plain")
+    status, headers, body = await api.request("POST", "/:send", [("filter", flt)], body=b"x", content_type="text/plain")
     assert status == 400 and error_of(headers, body)[0] == "BadRequest"
 
 
@@ -1018,86 +752,8 @@ async def test_unexpected_errors_are_500_json_without_internals(api: Api, monkey
         raise RuntimeError("secret internals /etc/passwd")
 
     monkeypatch.setattr(api.emu.core, "targets_all", explode)
-    status, headers, body = await api.call("POST", "/:send", body=b"x", content_type="text/plain")
+    status, headers, body = await api.request("POST", "/:send", body=b"x", content_type="text/plain")
     assert status == 500 and error_of(headers, body)[0] == "InternalServerError"
     assert b"secret" not in body and b"Traceback" not in body
-    status, headers, body = await api.call("HEAD", "/users/u")  # unaffected operations keep working
+    status, headers, body = await api.request("HEAD", "/users/u")  # unaffected operations keep working
     assert status == 404
-
-
-async def test_first_matching_event_handler_wins(upstream: Upstream) -> None:
-    from webpubsub_emulator import EventHandler
-
-    handlers = [
-        EventHandler(upstream.url.replace("/events/", "/events/first-"), "a, B", frozenset({"connected"})),
-        EventHandler(upstream.url, "*", frozenset({"disconnected"})),
-    ]
-    async with Emulator(event_handlers={"chat": handlers}) as emu, aiohttp.ClientSession() as session:
-        ws = await session.ws_connect(emu.client_url("chat"), protocols=(JSON_P,))
-        await recv_json(ws)  # no connect handler: accepted with the token's claims
-        await upstream.next_event("first-connected")
-        for ack_id, event in enumerate(("b", "c"), start=1):
-            await ws.send_str(json.dumps({"type": "event", "event": event, "ackId": ack_id, "data": 1}))
-            assert (await recv_json(ws))["success"] is True
-        await upstream.next_event("first-b")
-        await upstream.next_event("c")
-        await ws.close()
-        await upstream.next_event("disconnected")
-    assert not any(path.endswith("/connect") for _m, path, _h, _b in upstream.requests)
-
-
-def test_event_handler_settings_are_validated() -> None:
-    from webpubsub_emulator import EventHandler
-    from webpubsub_emulator.upstream import parse_handler_spec
-
-    with pytest.raises(ValueError):
-        EventHandler("ftp://h/x")
-    with pytest.raises(ValueError):
-        EventHandler("http://{event}.example/x")
-    with pytest.raises(ValueError):
-        EventHandler("http://h/x", system_events=frozenset({"joined"}))
-    hub, handler = parse_handler_spec("chat=http://localhost:3000/api/{event}?code=abc")
-    assert hub == "chat" and handler.url("connect", "chat") == "http://localhost:3000/api/connect?code=abc"
-    with pytest.raises(ValueError):
-        parse_handler_spec("no-equals-sign")
-
-
-def test_cli_rejects_a_bad_event_handler() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "webpubsub_emulator", "--port", "0", "--event-handler", "chat"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert proc.returncode == 2 and "--event-handler" in proc.stderr
-
-
-async def test_upstream_cookies_are_kept_per_connection(hapi: Api, upstream: Upstream) -> None:
-    upstream.connect_reply = (204, b"", None, {"Set-Cookie": "session=one; Path=/"})
-    first = await hapi.session.ws_connect(hapi.emu.client_url("chat"), protocols=(JSON_P,))
-    await recv_json(first)
-    upstream.connect_reply = (204, b"", None, {})
-    second = await hapi.session.ws_connect(hapi.emu.client_url("chat"), protocols=(JSON_P,))
-    await recv_json(second)
-    for ws in (first, second):
-        await ws.send_str(json.dumps({"type": "event", "event": "e", "ackId": 1, "data": 1}))
-        assert (await recv_json(ws))["success"] is True
-    first_headers, _ = await upstream.next_event("e")
-    second_headers, _ = await upstream.next_event("e")
-    assert first_headers.get("cookie") == "session=one"
-    assert "cookie" not in second_headers
-
-
-async def test_event_failure_ack_mode_keeps_the_client(upstream: Upstream) -> None:
-    emu = Emulator(event_handlers={"chat": upstream.url}, event_failure="ack")
-    async with emu, aiohttp.ClientSession() as session:
-        ws = await session.ws_connect(emu.client_url("chat"), protocols=(JSON_P,))
-        await recv_json(ws)
-        upstream.event_reply = (500, b"boom", "text/plain", {})
-        await ws.send_str(json.dumps({"type": "event", "event": "e", "ackId": 1, "data": 1}))
-        ack = await recv_json(ws)
-        assert ack["success"] is False and ack["error"]["name"] == "InternalServerError"
-        await ws.send_str(json.dumps({"type": "ping"}))
-        assert await recv_json(ws) == {"type": "pong"}  # no second ack, still open
-    with pytest.raises(ValueError):
-        Emulator(event_failure="ignore")

@@ -4,41 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, AsyncIterator, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import aiohttp
 import pytest
 from webpubsub_emulator import Emulator
-from ws_support import JSON, Rest, expect_close, expect_silence, recv_json
+from ws_support import JSON, ClientPool, Rest, expect_close, expect_silence, recv_json
 
 HUB = "jsonhub"
 WS = aiohttp.ClientWebSocketResponse
 
 
-@pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(host="127.0.0.1", port=0) as server:
-        yield server
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-def rest(emu: Emulator, session: aiohttp.ClientSession) -> Rest:
-    return Rest(session, emu.endpoint, emu.access_key, HUB)
-
-
-class Clients:
-    """Opens JSON clients and closes them at the end of the test."""
-
-    def __init__(self, emu: Emulator, session: aiohttp.ClientSession) -> None:
-        self.emu = emu
-        self.session = session
-        self.open: List[WS] = []
+class Clients(ClientPool):
+    """Opens JSON clients (the ``clients`` fixture closes them at the end of the test)."""
 
     async def connect(
         self,
@@ -47,20 +25,8 @@ class Clients:
         groups: Sequence[str] = (),
         protocol: str = JSON,
     ) -> Tuple[WS, Dict[str, Any]]:
-        url = self.emu.client_url(HUB, user_id=user_id, roles=tuple(roles), groups=tuple(groups))
-        ws = await self.session.ws_connect(url, protocols=(protocol,))
-        self.open.append(ws)
-        connected = await recv_json(ws)
-        assert connected["type"] == "system" and connected["event"] == "connected", connected
+        ws, connected, _url = await self.subprotocol(protocol, user_id, roles, groups)
         return ws, connected
-
-
-@pytest.fixture
-async def clients(emu: Emulator, session: aiohttp.ClientSession) -> AsyncIterator[Clients]:
-    c = Clients(emu, session)
-    yield c
-    for ws in c.open:
-        await ws.close()
 
 
 async def ack_for(ws: WS, payload: Dict[str, Any]) -> Dict[str, Any]:

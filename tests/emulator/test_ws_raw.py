@@ -4,44 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import aiohttp
 import pytest
-from webpubsub_emulator import Emulator
-from ws_support import JSON, Rest, expect_close, expect_silence, recv, recv_json
+from ws_support import JSON, ClientPool, Rest, expect_close, expect_silence, recv, recv_json
 
 HUB = "rawhub"
 WS = aiohttp.ClientWebSocketResponse
 
 
-@pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(host="127.0.0.1", port=0) as server:
-        yield server
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-def rest(emu: Emulator, session: aiohttp.ClientSession) -> Rest:
-    return Rest(session, emu.endpoint, emu.access_key, HUB)
-
-
-class Clients:
-    """Opens raw and JSON clients and closes them at the end of the test."""
-
-    def __init__(self, emu: Emulator, session: aiohttp.ClientSession) -> None:
-        self.emu = emu
-        self.session = session
-        self.open: List[WS] = []
-
-    def url(self, user_id: Optional[str], roles: Sequence[str], groups: Sequence[str]) -> str:
-        return self.emu.client_url(HUB, user_id=user_id, roles=tuple(roles), groups=tuple(groups))
+class Clients(ClientPool):
+    """Opens raw and JSON clients (the ``clients`` fixture closes them at the end of the test)."""
 
     async def raw(
         self,
@@ -50,27 +24,15 @@ class Clients:
         groups: Sequence[str] = (),
         extra_query: str = "",
     ) -> WS:
-        ws = await self.session.ws_connect(self.url(user_id, roles, groups) + extra_query)
-        self.open.append(ws)
+        ws = await self.open_url(self.url(user_id, roles, groups) + extra_query)
         assert ws.protocol is None
         return ws
 
     async def json(
         self, user_id: Optional[str] = None, roles: Sequence[str] = (), groups: Sequence[str] = ()
     ) -> Tuple[WS, Dict[str, Any]]:
-        ws = await self.session.ws_connect(self.url(user_id, roles, groups), protocols=(JSON,))
-        self.open.append(ws)
-        connected = await recv_json(ws)
-        assert connected["event"] == "connected"
+        ws, connected, _url = await self.subprotocol(JSON, user_id, roles, groups)
         return ws, connected
-
-
-@pytest.fixture
-async def clients(emu: Emulator, session: aiohttp.ClientSession) -> AsyncIterator[Clients]:
-    c = Clients(emu, session)
-    yield c
-    for ws in c.open:
-        await ws.close()
 
 
 async def recv_text(ws: WS) -> str:

@@ -4,56 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 import aiohttp
-import pytest
 from webpubsub_emulator import Emulator
-from ws_support import RELIABLE, Rest, client_token, drop_transport, expect_close, expect_silence, recv_json
+from ws_support import RELIABLE, ClientPool, Rest, client_token, drop_transport, expect_close, expect_silence, recv_json
 
 HUB = "reliablehub"
 WS = aiohttp.ClientWebSocketResponse
 
 
-@pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(host="127.0.0.1", port=0) as server:
-        yield server
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-def rest(emu: Emulator, session: aiohttp.ClientSession) -> Rest:
-    return Rest(session, emu.endpoint, emu.access_key, HUB)
-
-
-class Clients:
-    """Opens reliable clients and closes them at the end of the test."""
-
-    def __init__(self, emu: Emulator, session: aiohttp.ClientSession) -> None:
-        self.emu = emu
-        self.session = session
-        self.open: List[WS] = []
+class Clients(ClientPool):
+    """Opens reliable clients (the ``clients`` fixture closes them at the end of the test)."""
 
     async def connect(
         self, user_id: Optional[str] = None, roles: Sequence[str] = (), groups: Sequence[str] = ()
     ) -> Tuple[WS, Dict[str, Any], str]:
-        url = self.emu.client_url(HUB, user_id=user_id, roles=tuple(roles), groups=tuple(groups))
-        ws = await self.session.ws_connect(url, protocols=(RELIABLE,))
-        self.open.append(ws)
-        connected = await recv_json(ws)
-        assert connected["type"] == "system" and connected["event"] == "connected", connected
-        return ws, connected, url
+        return await self.subprotocol(RELIABLE, user_id, roles, groups)
 
     async def recover(self, url: str, connected: Dict[str, Any]) -> WS:
-        ws = await self.session.ws_connect(recovery_url(url, connected), protocols=(RELIABLE,))
-        self.open.append(ws)
+        ws = await self.open_url(recovery_url(url, connected), (RELIABLE,))
         assert ws.protocol == RELIABLE
         return ws
 
@@ -63,14 +34,6 @@ def recovery_url(url: str, connected: Dict[str, Any], token: Optional[str] = Non
         f"{url}&awps_connection_id={quote(connected['connectionId'], safe='')}"
         f"&awps_reconnection_token={quote(token or connected['reconnectionToken'], safe='')}"
     )
-
-
-@pytest.fixture
-async def clients(emu: Emulator, session: aiohttp.ClientSession) -> AsyncIterator[Clients]:
-    c = Clients(emu, session)
-    yield c
-    for ws in c.open:
-        await ws.close()
 
 
 async def recv_message(ws: WS) -> Dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Helpers for the WebSocket protocol tests: REST calls signed by hand, WebSocket receive helpers.
+"""Helpers for the emulator tests: REST calls signed by hand, WebSocket clients and receive helpers.
 
 Deliberately independent of the SDK: REST calls are signed here with pyjwt (HS256, keyed with the access key, ``aud`` =
 the full request URL) and WebSocket clients are plain aiohttp clients.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import quote, urlencode
@@ -15,11 +17,14 @@ from urllib.parse import quote, urlencode
 import aiohttp
 import jwt
 import yarl
+from webpubsub_emulator import DEFAULT_ACCESS_KEY, Emulator
 
 __all__ = [
     "API_VERSION",
     "JSON",
     "RELIABLE",
+    "Api",
+    "ClientPool",
     "Rest",
     "client_token",
     "drop_transport",
@@ -28,7 +33,9 @@ __all__ = [
     "expect_silence",
     "recv",
     "recv_json",
+    "run_cli",
     "seg",
+    "sign",
 ]
 
 API_VERSION = "2024-12-01"
@@ -40,6 +47,13 @@ TIMEOUT = 3.0
 def seg(value: str) -> str:
     """Percent-encode one path segment (``/`` included)."""
     return quote(value, safe="")
+
+
+def sign(url: str, key: str = DEFAULT_ACCESS_KEY, *, lifetime: int = 60, **extra: Any) -> str:
+    """A REST token: HS256 with the access key, ``aud`` = the full request URL."""
+    claims: Dict[str, Any] = {"aud": url, "exp": int(time.time()) + lifetime}
+    claims.update(extra)
+    return jwt.encode(claims, key, algorithm="HS256")
 
 
 def client_token(
@@ -64,29 +78,50 @@ class Rest:
         self.key = key
         self.hub = hub
 
-    async def call(
+    def url(self, path: str, query: Iterable[Tuple[str, str]] = (), *, api_version: Optional[str] = API_VERSION) -> str:
+        """The URL of ``/api/hubs/<hub><path>`` with the query (and the api-version unless it is None)."""
+        q = list(query)
+        if api_version is not None:
+            q.append(("api-version", api_version))
+        base = f"{self.endpoint}/api/hubs/{seg(self.hub)}{path}"
+        return f"{base}?{urlencode(q, quote_via=quote)}" if q else base
+
+    async def request(
         self,
         method: str,
         path: str,
-        *,
         query: Iterable[Tuple[str, str]] = (),
+        *,
         body: Optional[bytes] = None,
         content_type: Optional[str] = None,
-    ) -> Tuple[int, bytes]:
-        """Send ``method`` to ``/api/hubs/<hub><path>``; return (status, body)."""
-        q: List[Tuple[str, str]] = [*query, ("api-version", API_VERSION)]
-        url = f"{self.endpoint}/api/hubs/{seg(self.hub)}{path}?{urlencode(q, quote_via=quote)}"
-        token = jwt.encode({"aud": url, "exp": int(time.time()) + 60}, self.key, algorithm="HS256")
-        headers = {"Authorization": f"Bearer {token}"}
+        token: Optional[str] = "sign",
+        api_version: Optional[str] = API_VERSION,
+        url: Optional[str] = None,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> Tuple[int, Dict[str, str], bytes]:
+        """Send ``method`` to ``/api/hubs/<hub><path>`` (or to ``url``); return (status, headers, body).
+
+        ``token="sign"`` signs the request; None sends no Authorization; any other string is sent as the token. Without
+        ``content_type`` no Content-Type header is sent.
+        """
+        url = url or self.url(path, query, api_version=api_version)
+        hdrs: Dict[str, str] = dict(headers or {})
+        if token is not None:
+            hdrs["Authorization"] = f"Bearer {sign(url, self.key) if token == 'sign' else token}"
         skip: Sequence[str] = ()
         if content_type is not None:
-            headers["Content-Type"] = content_type
-        elif body is not None:
+            hdrs["Content-Type"] = content_type
+        else:
             skip = ("Content-Type",)
         async with self.session.request(
-            method, yarl.URL(url, encoded=True), data=body, headers=headers, skip_auto_headers=skip
+            method, yarl.URL(url, encoded=True), data=body, headers=hdrs, skip_auto_headers=skip
         ) as resp:
-            return resp.status, await resp.read()
+            return resp.status, dict(resp.headers), await resp.read()
+
+    async def call(self, method: str, path: str, **options: Any) -> Tuple[int, bytes]:
+        """:meth:`request` (options by keyword: ``query``, ``body``, ``content_type``, ...) returning (status, body)."""
+        status, _headers, data = await self.request(method, path, **options)
+        return status, data
 
     @staticmethod
     def _targets(excluded: Sequence[str], filter: Optional[str]) -> List[Tuple[str, str]]:
@@ -178,6 +213,74 @@ class Rest:
         query = [("targetName", target)] if target is not None else []
         status, _ = await self.call(method, f"/permissions/{permission}/connections/{seg(conn)}", query=query)
         return status
+
+
+class Api(Rest):
+    """A :class:`Rest` client bound to a running :class:`Emulator` that can also open WebSocket clients."""
+
+    def __init__(self, session: aiohttp.ClientSession, emu: Emulator, hub: str = "hub1") -> None:
+        super().__init__(session, emu.endpoint, emu.access_key, hub)
+        self.emu = emu
+
+    async def status(self, method: str, path: str, query: Iterable[Tuple[str, str]] = (), **kw: Any) -> int:
+        return (await self.request(method, path, query, **kw))[0]
+
+    async def connect(
+        self,
+        *,
+        user: Optional[str] = None,
+        protocol: Optional[str] = JSON,
+        roles: Iterable[str] = (),
+        groups: Iterable[str] = (),
+        hub: Optional[str] = None,
+    ) -> Tuple[aiohttp.ClientWebSocketResponse, str]:
+        """Open a client; returns it with its connection id ("" for raw clients, which get no ``connected``)."""
+        url = self.emu.client_url(hub or self.hub, user_id=user, roles=roles, groups=groups)
+        ws = await self.session.ws_connect(url, protocols=(protocol,) if protocol else ())
+        if protocol is None:
+            return ws, ""
+        msg = await recv_json(ws)
+        assert msg["event"] == "connected"
+        return ws, msg["connectionId"]
+
+
+class ClientPool:
+    """Opens WebSocket clients to one hub of an emulator; the ``clients`` fixture closes them after the test."""
+
+    def __init__(self, emu: Emulator, session: aiohttp.ClientSession, hub: str) -> None:
+        self.emu = emu
+        self.session = session
+        self.hub = hub
+        self.open: List[aiohttp.ClientWebSocketResponse] = []
+
+    def url(self, user_id: Optional[str] = None, roles: Sequence[str] = (), groups: Sequence[str] = ()) -> str:
+        return self.emu.client_url(self.hub, user_id=user_id, roles=tuple(roles), groups=tuple(groups))
+
+    async def open_url(self, url: str, protocols: Sequence[str] = ()) -> aiohttp.ClientWebSocketResponse:
+        ws = await self.session.ws_connect(url, protocols=tuple(protocols))
+        self.open.append(ws)
+        return ws
+
+    async def subprotocol(
+        self, protocol: str, user_id: Optional[str] = None, roles: Sequence[str] = (), groups: Sequence[str] = ()
+    ) -> Tuple[aiohttp.ClientWebSocketResponse, Dict[str, Any], str]:
+        """Open a client speaking ``protocol``; returns it, its ``connected`` message and its URL."""
+        url = self.url(user_id, roles, groups)
+        ws = await self.open_url(url, (protocol,))
+        connected = await recv_json(ws)
+        assert connected["type"] == "system" and connected["event"] == "connected", connected
+        return ws, connected, url
+
+    async def close(self) -> None:
+        for ws in self.open:
+            await ws.close()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``webpubsub-emulator`` with ``args`` to completion (for options that make it exit at once)."""
+    return subprocess.run(
+        [sys.executable, "-m", "webpubsub_emulator", *args], capture_output=True, text=True, timeout=30, check=False
+    )
 
 
 async def recv(ws: aiohttp.ClientWebSocketResponse, timeout: float = TIMEOUT) -> aiohttp.WSMessage:
