@@ -317,6 +317,23 @@ def check_rest_claims(claims: dict, *, user: Optional[str] = None) -> None:
         assert claims[NAME_CLAIM] == user
 
 
+def check_generate_token_request(sent: Sent) -> None:
+    """The ``:generateToken`` request for user1, roles r1 and r2, 5 minutes, group g1 and the MQTT client type."""
+    assert sent.method == "POST"
+    assert sent.origin == ENDPOINT
+    assert sent.path == f"/api/hubs/{HUB}/:generateToken"
+    assert sent.query == {
+        "userId": ["user1"],
+        "role": ["r1", "r2"],
+        "minutesToExpire": ["5"],
+        "api-version": [API_VERSION],
+        "group": ["g1"],
+        "clientType": ["MQTT"],
+    }
+    assert sent.headers["Accept"] == "application/json, text/json"
+    assert sent.body == b""
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # The sync/aio harness
 

@@ -11,7 +11,7 @@ import jwt
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
-from .conftest import ACCESS_KEY, API_VERSION, ENDPOINT, HUB, Reply, sdk_module
+from .conftest import ACCESS_KEY, API_VERSION, ENDPOINT, HUB, Reply, check_generate_token_request, sdk_module
 
 THREE_CLAIMS = {"aud", "iat", "exp"}
 
@@ -235,20 +235,8 @@ async def test_token_credential_calls_generate_token_with_every_parameter(sdk) -
     )
 
     sent = sdk.recorder.only
-    assert sent.method == "POST"
-    assert sent.origin == ENDPOINT
-    assert sent.path == f"/api/hubs/{HUB}/:generateToken"
-    assert sent.query == {
-        "userId": ["user1"],
-        "role": ["r1", "r2"],
-        "minutesToExpire": ["5"],
-        "api-version": [API_VERSION],
-        "group": ["g1"],
-        "clientType": ["MQTT"],
-    }
-    assert sent.headers["Accept"] == "application/json, text/json"
+    check_generate_token_request(sent)
     assert sent.headers["Authorization"] == "Bearer entra-abc"
-    assert sent.body == b""
     assert result == {
         "baseUrl": f"wss://myservice.webpubsub.azure.com/clients/mqtt/hubs/{HUB}",
         "token": "minted.by.service",

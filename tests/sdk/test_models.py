@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
-from .conftest import API_VERSION, ENDPOINT, HUB, Reply, check_rest_claims, decode_rest_jwt, sdk_module
+from .conftest import (
+    API_VERSION,
+    HUB,
+    Reply,
+    check_generate_token_request,
+    check_rest_claims,
+    decode_rest_jwt,
+    sdk_module,
+)
 
 MODEL_NAMES = ["AddToGroupsRequest", "RemoveFromGroupsRequest", "ClientTokenResponse", "ErrorDetail", "InnerError"]
 ENUM_NAMES = [
@@ -199,19 +207,7 @@ async def test_generate_client_token_sends_the_raw_call_and_answers_a_model(sdk)
     )
 
     sent = sdk.recorder.only
-    assert sent.method == "POST"
-    assert sent.origin == ENDPOINT
-    assert sent.path == f"/api/hubs/{HUB}/:generateToken"
-    assert sent.query == {
-        "userId": ["user1"],
-        "role": ["r1", "r2"],
-        "minutesToExpire": ["5"],
-        "api-version": [API_VERSION],
-        "group": ["g1"],
-        "clientType": ["MQTT"],
-    }
-    assert sent.headers["Accept"] == "application/json, text/json"
-    assert sent.body == b""
+    check_generate_token_request(sent)
     check_rest_claims(decode_rest_jwt(sent))  # the key signs the REST call; the token itself comes from the service
     assert isinstance(result, models().ClientTokenResponse)
     assert result.token == "minted.by.service"
