@@ -12,12 +12,13 @@ with the hand-written JWT policy in the authentication slot: the SDK minus that 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any, Dict
 
 import jwt
-from azure.core import PipelineClient
+from azure.core import AsyncPipelineClient, PipelineClient
 from azure.core.credentials import AzureKeyCredential
 from azure.core.pipeline.policies import (
     ContentDecodePolicy,
@@ -37,7 +38,7 @@ from azure.core.pipeline.policies import (
 from azure.core.rest import HttpRequest
 
 from ._common import ACCESS_KEY, API_VERSION, HUB, print_table, rest_token, safe_ratio, time_per_call_us
-from ._memtransport import MemoryTransport
+from ._memtransport import AsyncMemoryTransport, MemoryTransport
 
 ENDPOINT = "https://bench.webpubsub.example.com"
 MESSAGE = {"hello": "world", "n": 1}
@@ -58,6 +59,36 @@ def _raw_send_request() -> HttpRequest:
         headers={"Accept": "application/json", "Content-Type": "application/json"},
         content=json.dumps(MESSAGE),
     )
+
+
+async def _aio_pair(calls: int, repeats: int) -> Dict[str, float]:
+    """The same comparison for the ``.aio`` client against a bare ``AsyncPipelineClient`` (azure-core defaults)."""
+    from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient as AsyncClient
+
+    sdk = AsyncClient(ENDPOINT, HUB, AzureKeyCredential(ACCESS_KEY), transport=AsyncMemoryTransport())
+    bare = AsyncPipelineClient(ENDPOINT, transport=AsyncMemoryTransport(), per_call_policies=[HandJwtPolicy()])
+
+    async def sdk_send() -> None:
+        await sdk.send_to_all(MESSAGE)
+
+    async def bare_send() -> None:
+        response = await bare.send_request(_raw_send_request())
+        if response.status_code != 202:
+            raise RuntimeError(response.status_code)
+
+    async def per_call_us(fn: Any) -> float:
+        for _ in range(min(calls, 50)):
+            await fn()
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(calls):
+                await fn()
+            best = min(best, (time.perf_counter() - start) / calls)
+        return best * 1e6
+
+    async with sdk, bare:
+        return {"sdk": await per_call_us(sdk_send), "raw": await per_call_us(bare_send)}
 
 
 def run(quick: bool) -> Dict[str, float]:
@@ -142,6 +173,8 @@ def run(quick: bool) -> Dict[str, float]:
     sdk_token_us = time_per_call_us(sdk_token, calls, repeats)
     raw_token_us = time_per_call_us(raw_token, calls, repeats)
 
+    aio = asyncio.run(_aio_pair(calls, repeats))
+
     results = {
         "send_to_all_sdk_us_per_call": sdk_send_us,
         "send_to_all_raw_us_per_call": bare_send_us,
@@ -149,6 +182,9 @@ def run(quick: bool) -> Dict[str, float]:
         "send_to_all_full_pipeline_us_per_call": full_send_us,
         "send_to_all_vs_full_pipeline_ratio": safe_ratio(sdk_send_us, full_send_us),
         "send_to_all_overhead_ratio": safe_ratio(sdk_send_us, bare_send_us),
+        "aio_send_to_all_sdk_us_per_call": aio["sdk"],
+        "aio_send_to_all_raw_us_per_call": aio["raw"],
+        "aio_send_to_all_overhead_ratio": safe_ratio(aio["sdk"], aio["raw"]),
         "get_client_access_token_sdk_us_per_call": sdk_token_us,
         "get_client_access_token_raw_us_per_call": raw_token_us,
         "get_client_access_token_overhead_ratio": safe_ratio(sdk_token_us, raw_token_us),
@@ -164,6 +200,14 @@ def run(quick: bool) -> Dict[str, float]:
                 results["send_to_all_overhead_ratio"],
                 minimal_send_us,
                 full_send_us,
+            ],
+            [
+                "aio send_to_all",
+                aio["sdk"],
+                aio["raw"],
+                results["aio_send_to_all_overhead_ratio"],
+                float("nan"),
+                float("nan"),
             ],
             [
                 "get_client_access_token",
