@@ -33,7 +33,9 @@ def _require_async_transport(kwargs: Any) -> None:
 class WebPubSubServiceClient(ConnectionStringConstructor, _GeneratedClient):
     """The async client of the Azure Web PubSub service REST API, bound to one hub.
 
-    Use it with ``async with`` or ``await client.close()``.
+    Use it with ``async with`` or ``await client.close()``. It takes the keyword arguments of the sync
+    :class:`~azure.messaging.webpubsubservice.WebPubSubServiceClient` (``api_version``, ``port``,
+    ``reverse_proxy_endpoint``, ``user``, ``credential_scopes``) and azure-core's client options.
 
     :param str endpoint: The service endpoint, such as ``https://<name>.webpubsub.azure.com``.
     :param str hub: The hub: a letter, then letters, digits or ``_ ` , . [ ]``; 128 characters at most.
@@ -41,8 +43,6 @@ class WebPubSubServiceClient(ConnectionStringConstructor, _GeneratedClient):
         ``azure.identity.aio.DefaultAzureCredential``).
     :type credential: ~azure.core.credentials.AzureKeyCredential or
         ~azure.core.credentials_async.AsyncTokenCredential
-    :keyword: ``api_version``, ``port``, ``reverse_proxy_endpoint``, ``user`` and ``credential_scopes``, as for the
-        sync :class:`~azure.messaging.webpubsubservice.WebPubSubServiceClient`, and azure-core's client options.
     :raises ValueError: As for the sync client: an invalid hub, endpoint or port, or ``authentication_policy`` with
         an :class:`~azure.core.credentials.AzureKeyCredential`.
     :raises TypeError: If the credential is of an unsupported type.
