@@ -156,7 +156,11 @@ def parse_faults(text: str) -> FaultPlan:
 
 @dataclass(frozen=True)
 class RestRecord:
-    """One REST request as the emulator saw it: ``status`` is what it answered, ``fault`` names an injected fault."""
+    """One REST request as the emulator saw it.
+
+    ``path`` and ``query`` are as sent (percent-encoded), ``status`` is what the emulator answered, ``fault`` names an
+    injected fault (e.g. ``"rest-fail:503"``), ``delay`` the injected delay and ``at`` the monotonic time of the answer.
+    """
 
     method: str
     path: str
@@ -233,8 +237,8 @@ class FaultInjector:
             response = await handler(request)
         record = RestRecord(
             method=request.method,
-            path=path,
-            query=request.query_string,
+            path=request.rel_url.raw_path,
+            query=request.rel_url.raw_query_string,
             authorization=request.headers.get("Authorization"),
             status=response.status,
             fault=fault,
