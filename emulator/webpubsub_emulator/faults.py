@@ -14,8 +14,8 @@ import random
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
-from typing import Optional, Union
+from dataclasses import dataclass, replace
+from typing import NamedTuple, Optional, Union
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -154,8 +154,7 @@ def parse_faults(text: str) -> FaultPlan:
     return plan
 
 
-@dataclass(frozen=True)
-class RestRecord:
+class RestRecord(NamedTuple):
     """One REST request as the emulator saw it.
 
     ``path`` and ``query`` are as sent (percent-encoded), ``status`` is what the emulator answered, ``fault`` names an
@@ -169,7 +168,7 @@ class RestRecord:
     status: int
     fault: Optional[str] = None
     delay: float = 0.0
-    at: float = field(default=0.0, compare=False)
+    at: float = 0.0
 
 
 class FaultInjector:
