@@ -276,6 +276,9 @@ class _FromEmulator(Generic[_T]):
             return self
         return cast(_T, getattr(obj.emulator, self._name))
 
+    def __set__(self, obj: EmulatorThread, value: _T) -> None:
+        raise AttributeError(f"{self._name} is read-only")
+
 
 class EmulatorThread:
     """The emulator running in a background thread with its own event loop: ``with EmulatorThread() as emu: ...``.
