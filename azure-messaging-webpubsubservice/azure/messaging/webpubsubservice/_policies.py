@@ -13,7 +13,15 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import NetworkTraceLoggingPolicy, ProxyPolicy, SansIOHTTPPolicy
 
-from ._sansio import apply_port, is_http_url, origin_to_proxy, proxy_to_origin, sign_rest_token, validate_hub
+from ._sansio import (
+    apply_port,
+    current_second,
+    is_http_url,
+    origin_to_proxy,
+    proxy_to_origin,
+    sign_rest_token,
+    validate_hub,
+)
 
 __all__ = ["JwtCredentialPolicy", "RedactingNetworkTraceLoggingPolicy", "ReverseProxyPolicy", "client_settings"]
 
@@ -23,8 +31,9 @@ class JwtCredentialPolicy(SansIOHTTPPolicy[Any, Any]):
 
     The token's ``aud`` is the full request URL (query included) as it is sent, mapped back to the service endpoint
     when a reverse proxy is configured; ``exp`` is 60 seconds ahead. The policy sits after the retry policy, so every
-    attempt is signed afresh, and it reads the key on every request, so
-    :meth:`~azure.core.credentials.AzureKeyCredential.update` takes effect immediately.
+    attempt gets a token for its own time (``exp`` has one-second resolution, so a request to the same URL in the same
+    second as the previous one reuses that token: the bytes would be identical), and it reads the key on every
+    request, so :meth:`~azure.core.credentials.AzureKeyCredential.update` takes effect immediately.
 
     :param credential: The access key.
     :type credential: ~azure.core.credentials.AzureKeyCredential
@@ -49,6 +58,9 @@ class JwtCredentialPolicy(SansIOHTTPPolicy[Any, Any]):
         self._user = user
         self._origin_endpoint = origin_endpoint
         self._reverse_proxy_endpoint = reverse_proxy_endpoint
+        # The last token signed: (audience, key, second it was signed in, token). The token depends only on these
+        # (``exp`` has one-second resolution), so a request in the same second to the same URL reuses it.
+        self._last: Optional[Tuple[str, str, int, str]] = None
 
     def audience(self, url: str) -> str:
         """Return the ``aud`` claim for a request URL.
@@ -68,7 +80,15 @@ class JwtCredentialPolicy(SansIOHTTPPolicy[Any, Any]):
         :type request: ~azure.core.pipeline.PipelineRequest
         """
         http_request = request.http_request
-        token = sign_rest_token(self.audience(http_request.url), self._credential.key, user=self._user)
+        audience = self.audience(http_request.url)
+        key = self._credential.key
+        now = current_second()
+        last = self._last
+        if last is not None and last[2] == now and last[0] == audience and last[1] == key:
+            token = last[3]
+        else:
+            token = sign_rest_token(audience, key, user=self._user, now=now)
+            self._last = (audience, key, now, token)
         http_request.headers["Authorization"] = "Bearer " + token
 
     def __repr__(self) -> str:
@@ -129,6 +149,10 @@ class RedactingNetworkTraceLoggingPolicy(NetworkTraceLoggingPolicy):
         :param request: The pipeline request.
         :type request: ~azure.core.pipeline.PipelineRequest
         """
+        options = request.context.options
+        if not (options.get("logging_enable", self.enable_http_logger) and _TRACE_LOGGER.isEnabledFor(logging.DEBUG)):
+            super().on_request(request)  # nothing is logged: no header to hide
+            return
         headers = request.http_request.headers
         saved = {name: headers[name] for name in list(headers.keys()) if name.lower() in _SECRET_HEADERS}
         for name in saved:
@@ -147,7 +171,7 @@ class RedactingNetworkTraceLoggingPolicy(NetworkTraceLoggingPolicy):
         :param response: The pipeline response.
         :type response: ~azure.core.pipeline.PipelineResponse
         """
-        if not _returns_token(request.http_request.url):
+        if not response.context.get("logging_enable") or not _returns_token(request.http_request.url):
             super().on_response(request, response)
             return
         if response.context.get("logging_enable") and _TRACE_LOGGER.isEnabledFor(logging.DEBUG):

@@ -8,6 +8,10 @@ Nothing here performs IO, and no error message produced here contains an access 
 connection-string value.
 """
 
+import base64
+import functools
+import hashlib
+import hmac
 import io
 import json
 import re
@@ -17,6 +21,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import jwt
 from azure.core.serialization import AzureJSONEncoder
+from jwt.algorithms import HMACAlgorithm
+from jwt.exceptions import InvalidKeyError
 
 from ._models import GroupMember, WebPubSubClientProtocol
 
@@ -31,6 +37,7 @@ __all__ = [
     "client_token_result",
     "client_token_target",
     "connection_string_settings",
+    "current_second",
     "encode_message",
     "group_member_page",
     "groups_request_body",
@@ -290,6 +297,15 @@ def connection_string_settings(
 # ---------------------------------------------------------------------------------------------------- REST tokens
 
 
+def current_second() -> int:
+    """The current time in whole seconds since the epoch: the resolution of the ``exp`` claim.
+
+    :return: The time.
+    :rtype: int
+    """
+    return int(time.time())
+
+
 def sign_rest_token(url: str, key: str, *, user: Optional[str] = None, now: Optional[float] = None) -> str:
     """Sign the JWT that authenticates one REST request with an access key.
 
@@ -306,7 +322,51 @@ def sign_rest_token(url: str, key: str, *, user: Optional[str] = None, now: Opti
     claims: Dict[str, Any] = {"aud": url, "exp": issued + REST_TOKEN_LIFETIME_SECONDS}
     if user:
         claims[NAME_CLAIM] = user
-    return jwt.encode(claims, key, algorithm="HS256")
+    return _encode_hs256(claims, key)
+
+
+# ---------------------------------------------------------------------------------------------------- HS256 signing
+#
+# PyJWT's ``jwt.encode`` re-validates the HMAC key on every call (PEM, SSH, DER and JWK checks, including a
+# ``json.loads`` of the key), which costs more than the signature itself. The tokens signed here always have the same
+# header, so they are built directly: the header segment is computed once, the key is validated once (by PyJWT's own
+# ``HMACAlgorithm.prepare_key``, so the same keys are accepted or rejected) and the prepared HMAC is copied for each
+# token. The bytes are identical to ``jwt.encode(claims, key, algorithm="HS256")`` (tests/sdk check this). Keys PyJWT
+# rejects or warns about (too short) still go through ``jwt.encode``, so its errors and warnings are unchanged.
+
+_HS256 = HMACAlgorithm(HMACAlgorithm.SHA256)
+_HS256_HEADER_SEGMENT = (
+    base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode("utf-8"))
+    .rstrip(b"=")
+    .decode("ascii")
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _prepared_hmac(key: str) -> Optional["hmac.HMAC"]:
+    """The HMAC-SHA256 state for a key PyJWT accepts without a warning, or None (then PyJWT signs)."""
+    try:
+        prepared = _HS256.prepare_key(key)
+    except InvalidKeyError:
+        return None
+    if _HS256.check_key_length(prepared):
+        return None
+    return hmac.new(prepared, digestmod=hashlib.sha256)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _encode_hs256(claims: Dict[str, Any], key: str) -> str:
+    """``jwt.encode(claims, key, algorithm="HS256")``, byte for byte, without PyJWT's per-call key checks."""
+    mac = _prepared_hmac(key) if isinstance(key, str) else None
+    if mac is None:
+        return jwt.encode(claims, key, algorithm="HS256")
+    signing_input = _HS256_HEADER_SEGMENT + "." + _b64url(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
+    mac = mac.copy()
+    mac.update(signing_input.encode("ascii"))
+    return signing_input + "." + _b64url(mac.digest())
 
 
 # ---------------------------------------------------------------------------------------------------- reverse proxy
@@ -588,7 +648,9 @@ def sign_client_token(
     group_list = _string_list(groups)
     if group_list:
         claims["webpubsub.group"] = group_list
-    return jwt.encode(claims, key, algorithm="HS256", headers=dict(jwt_headers) if jwt_headers else None)
+    if jwt_headers:
+        return jwt.encode(claims, key, algorithm="HS256", headers=dict(jwt_headers))
+    return _encode_hs256(claims, key)
 
 
 def client_token_result(base_url: str, token: str) -> Dict[str, str]:

@@ -9,7 +9,21 @@ the IO (running the pipeline, awaiting) around these helpers.
 
 import json
 from types import ModuleType
-from typing import IO, Any, Dict, List, Mapping, MutableMapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import (
+    IO,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    MutableMapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import (
@@ -57,6 +71,7 @@ __all__ = [
     "prepare_list_connections_request",
     "response_error",
     "token_response",
+    "untraced",
 ]
 
 Message = Union[IO[bytes], IO[str], str, bytes, Mapping[str, Any], List[Any], int, float, bool, None]
@@ -74,6 +89,24 @@ _ERROR_MAP: Dict[int, Any] = {
     409: ResourceExistsError,
     304: ResourceNotModifiedError,
 }
+
+_T = TypeVar("_T")
+
+
+def untraced(operation: Callable[..., _T]) -> Callable[..., _T]:
+    """Return a generated operation without its ``distributed_trace`` wrapper.
+
+    The hand-written operations are decorated themselves and call the generated one inside their span; going through
+    the generated wrapper again would only re-check the tracing settings (or, with a tracing plugin, open a second
+    span of the same name).
+
+    :param operation: The generated operation (a function of the generated mixin class).
+    :type operation: callable
+    :return: The function the decorator wrapped, or ``operation`` if it is not wrapped.
+    :rtype: callable
+    """
+    return getattr(operation, "__wrapped__", operation)
+
 
 # ---------------------------------------------------------------------------------------------------- errors
 

@@ -45,6 +45,7 @@ from .._shared import (
     member_page,
     prepare_list_connections_request,
     token_response,
+    untraced,
 )
 from . import _operations as _generated
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
@@ -88,7 +89,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return super().send_to_all(body, excluded=excluded, filter=filter, **rest)
+        return untraced(_GeneratedOperationsMixin.send_to_all)(self, body, excluded=excluded, filter=filter, **rest)
 
     @distributed_trace
     def send_to_user(
@@ -118,7 +119,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return super().send_to_user(user_id, body, filter=filter, **rest)
+        return untraced(_GeneratedOperationsMixin.send_to_user)(self, user_id, body, filter=filter, **rest)
 
     @distributed_trace
     def send_to_group(
@@ -151,7 +152,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return super().send_to_group(group, body, excluded=excluded, filter=filter, **rest)
+        return untraced(_GeneratedOperationsMixin.send_to_group)(
+            self, group, body, excluded=excluded, filter=filter, **rest
+        )
 
     @distributed_trace
     def send_to_connection(
@@ -178,7 +181,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return super().send_to_connection(connection_id, body, **rest)
+        return untraced(_GeneratedOperationsMixin.send_to_connection)(self, connection_id, body, **rest)
 
     @distributed_trace
     def add_connections_to_groups(  # type: ignore[override]
@@ -203,7 +206,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body = batch_groups_body(groups, filter, kwargs, "groups_to_add", "add_connections_to_groups")
-        return super().add_connections_to_groups(body, **kwargs)
+        return untraced(_GeneratedOperationsMixin.add_connections_to_groups)(self, body, **kwargs)
 
     @distributed_trace
     def remove_connections_from_groups(  # type: ignore[override]
@@ -222,7 +225,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: None
         """
         body = batch_groups_body(groups, filter, kwargs, "groups_to_remove", "remove_connections_from_groups")
-        return super().remove_connections_from_groups(body, **kwargs)
+        return untraced(_GeneratedOperationsMixin.remove_connections_from_groups)(self, body, **kwargs)
 
     @distributed_trace
     def check_permission(
@@ -329,7 +332,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         )
         if isinstance(plan, dict):
             return plan
-        return plan.result(super().get_client_access_token(**plan.arguments, **kwargs))
+        return plan.result(
+            untraced(_GeneratedOperationsMixin.get_client_access_token)(self, **plan.arguments, **kwargs)
+        )
 
     @distributed_trace
     def generate_client_token(
@@ -363,7 +368,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         arguments = generate_token_arguments(user_id, role, roles, group, groups, minutes_to_expire, client_type)
-        result = super().get_client_access_token(**arguments, **kwargs)
+        result = untraced(_GeneratedOperationsMixin.get_client_access_token)(self, **arguments, **kwargs)
         response: ClientTokenResponse = token_response(result, kwargs)
         return response
 

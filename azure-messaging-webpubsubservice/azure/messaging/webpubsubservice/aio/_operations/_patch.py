@@ -35,6 +35,7 @@ from ..._shared import (
     member_page,
     prepare_list_connections_request,
     token_response,
+    untraced,
 )
 from . import _operations as _generated
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
@@ -78,7 +79,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await super().send_to_all(body, excluded=excluded, filter=filter, **rest)
+        return await untraced(_GeneratedOperationsMixin.send_to_all)(
+            self, body, excluded=excluded, filter=filter, **rest
+        )
 
     @distributed_trace_async
     async def send_to_user(
@@ -108,7 +111,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await super().send_to_user(user_id, body, filter=filter, **rest)
+        return await untraced(_GeneratedOperationsMixin.send_to_user)(self, user_id, body, filter=filter, **rest)
 
     @distributed_trace_async
     async def send_to_group(
@@ -141,7 +144,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await super().send_to_group(group, body, excluded=excluded, filter=filter, **rest)
+        return await untraced(_GeneratedOperationsMixin.send_to_group)(
+            self, group, body, excluded=excluded, filter=filter, **rest
+        )
 
     @distributed_trace_async
     async def send_to_connection(
@@ -168,7 +173,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await super().send_to_connection(connection_id, body, **rest)
+        return await untraced(_GeneratedOperationsMixin.send_to_connection)(self, connection_id, body, **rest)
 
     @distributed_trace_async
     async def add_connections_to_groups(  # type: ignore[override]
@@ -193,7 +198,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body = batch_groups_body(groups, filter, kwargs, "groups_to_add", "add_connections_to_groups")
-        return await super().add_connections_to_groups(body, **kwargs)
+        return await untraced(_GeneratedOperationsMixin.add_connections_to_groups)(self, body, **kwargs)
 
     @distributed_trace_async
     async def remove_connections_from_groups(  # type: ignore[override]
@@ -212,7 +217,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: None
         """
         body = batch_groups_body(groups, filter, kwargs, "groups_to_remove", "remove_connections_from_groups")
-        return await super().remove_connections_from_groups(body, **kwargs)
+        return await untraced(_GeneratedOperationsMixin.remove_connections_from_groups)(self, body, **kwargs)
 
     @distributed_trace_async
     async def check_permission(
@@ -319,7 +324,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         )
         if isinstance(plan, dict):
             return plan
-        return plan.result(await super().get_client_access_token(**plan.arguments, **kwargs))
+        return plan.result(
+            await untraced(_GeneratedOperationsMixin.get_client_access_token)(self, **plan.arguments, **kwargs)
+        )
 
     @distributed_trace_async
     async def generate_client_token(
@@ -353,7 +360,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         arguments = generate_token_arguments(user_id, role, roles, group, groups, minutes_to_expire, client_type)
-        result = await super().get_client_access_token(**arguments, **kwargs)
+        result = await untraced(_GeneratedOperationsMixin.get_client_access_token)(self, **arguments, **kwargs)
         response: ClientTokenResponse = token_response(result, kwargs)
         return response
 
