@@ -14,7 +14,7 @@ import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Iterable, Iterator, Optional, Union
+from typing import Callable, Collection, Iterable, Iterator, NamedTuple, Optional, Union
 
 from .odata import CompiledFilter
 from .protocol import (
@@ -37,6 +37,7 @@ __all__ = [
     "Core",
     "Hub",
     "Outbound",
+    "Sequenced",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,27 @@ class CloseFrame:
     reason: str = ""
 
 
+class Sequenced(NamedTuple):
+    """A reliable client's message: ``text`` (shared by every recipient) still needs ``"sequenceId":seq`` spliced in.
+
+    :func:`with_sequence_id` builds the final frame; an adapter may splice the encoded bytes instead.
+    """
+
+    sequence_id: int
+    text: str
+
+
+def with_sequence_id(sequence_id: int, text: str) -> str:
+    """``text`` (a JSON object) with ``sequenceId`` as its first member."""
+    return '{"sequenceId":' + str(sequence_id) + "," + text[1:]
+
+
 #: What :meth:`Core.next_frame` hands to a transport: a text frame, a binary frame or a close instruction.
 Outbound = Union[str, bytes, CloseFrame]
+#: What :meth:`Core.take_frame` hands to a transport: the same, with reliable messages not yet spliced.
+RawOutbound = Union[str, bytes, CloseFrame, Sequenced]
+
+_NO_GROUPS: frozenset[str] = frozenset()
 
 
 class _Delivery:
@@ -98,7 +118,7 @@ class _Delivery:
         return self._text
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     control: Optional[str] = None
     delivery: Optional[_Delivery] = None
@@ -106,9 +126,13 @@ class _Entry:
     expires_at: Optional[float] = None
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class Connection:
-    """A client connection. ``connection_id``, ``user_id`` and ``groups`` are what filters see."""
+    """A client connection. ``connection_id``, ``user_id`` and ``groups`` are what filters see.
+
+    There may be many thousands of idle ones, so everything a connection may never need (its outbound queue, the
+    reliable buffers, the processed ack ids, a group set) is created on first use.
+    """
 
     connection_id: str
     hub: str
@@ -116,7 +140,8 @@ class Connection:
     kind: ConnectionKind
     subprotocol: Optional[str]
     permissions: PermissionState
-    groups: set[str] = field(default_factory=set)
+    #: a shared empty frozenset until the connection joins a group, then its own set
+    groups: Union[set[str], frozenset[str]] = _NO_GROUPS
     state: ConnectionState = ConnectionState.OPEN
     reconnection_token: Optional[str] = None
     raw_mode: str = "sendEvent"
@@ -126,17 +151,31 @@ class Connection:
     held_until: Optional[float] = None
     #: called by the core whenever a frame was queued (the adapter wakes its writer)
     wakeup: Optional[Callable[[], None]] = field(default=None, repr=False)
-    queue: deque[_Entry] = field(default_factory=deque, repr=False)
-    unacked: deque[tuple[int, str, int]] = field(default_factory=deque, repr=False)
-    resend: deque[str] = field(default_factory=deque, repr=False)
+    #: created on the first queued frame (see :attr:`queue`)
+    _queue: Optional[deque[_Entry]] = field(default=None, repr=False)
+    #: reliable clients only: (sequence id, shared message text, size) until acked
+    unacked: Optional[deque[tuple[int, str, int]]] = field(default=None, repr=False)
+    #: reliable clients only: frames to send again after a recovery
+    resend: Optional[deque[str]] = field(default=None, repr=False)
     next_sequence_id: int = 1
     buffered_messages: int = 0
     buffered_bytes: int = 0
-    processed_ack_ids: set[int] = field(default_factory=set, repr=False)
+    processed_ack_ids: Optional[set[int]] = field(default=None, repr=False)
     close_reason: Optional[str] = None
     protocol: str = "raw"
     #: how many messages were taken for writing (each once: re-sends after a recovery do not count)
     delivered: int = 0
+
+    @property
+    def queue(self) -> deque[_Entry]:
+        """The frames waiting to be written, oldest first."""
+        if self._queue is None:
+            self._queue = deque()
+        return self._queue
+
+    @queue.setter
+    def queue(self, value: deque[_Entry]) -> None:
+        self._queue = value
 
     @property
     def is_json(self) -> bool:
@@ -256,6 +295,7 @@ class Core:
         )
         if kind is ConnectionKind.RELIABLE:
             conn.reconnection_token = secrets.token_urlsafe(32)
+            conn.unacked = deque()
         h.connections[cid] = conn
         if user_id is not None:
             h.users.setdefault(user_id, {})[cid] = None
@@ -314,10 +354,10 @@ class Core:
         self._drop_buffers(conn)
         if held:
             conn.state = ConnectionState.GONE
-            conn.queue.clear()
+            conn._queue = None
             return
         if discard_pending:
-            conn.queue.clear()
+            conn._queue = None
         conn.state = ConnectionState.CLOSING
         if conn.is_json:
             conn.queue.append(_Entry(control=disconnected_message(reason)))
@@ -334,13 +374,13 @@ class Core:
             conn.state = ConnectionState.HELD
             conn.held_until = self.clock() + self.recovery_window
             conn.wakeup = None
-            conn.resend.clear()
+            conn.resend = None
             return True
         if conn.state in (ConnectionState.OPEN, ConnectionState.HELD):
             self._detach(conn)
         conn.state = ConnectionState.GONE
         conn.wakeup = None
-        conn.queue.clear()
+        conn._queue = None
         self._drop_buffers(conn)
         return False
 
@@ -348,7 +388,7 @@ class Core:
         """The transport of a closing connection is done."""
         if conn.state is ConnectionState.CLOSING:
             conn.state = ConnectionState.GONE
-            conn.queue.clear()
+            conn._queue = None
             conn.wakeup = None
 
     def recover(self, hub: str, connection_id: str, token: str) -> Optional[Connection]:
@@ -363,7 +403,7 @@ class Core:
             return None
         conn.state = ConnectionState.OPEN
         conn.held_until = None
-        conn.resend = deque(text for _seq, text, _size in conn.unacked)
+        conn.resend = deque(with_sequence_id(seq, text) for seq, text, _size in conn.unacked or ())
         return conn
 
     def expire(self) -> list[Connection]:
@@ -379,10 +419,10 @@ class Core:
                     conn.close_reason = "The connection recovery timeout expired."
                     self._detach(conn)
                     conn.state = ConnectionState.GONE
-                    conn.queue.clear()
+                    conn._queue = None
                     self._drop_buffers(conn)
                     ended.append(conn)
-                elif conn.queue:
+                elif conn._queue:
                     self._purge_expired(conn, now)
         return ended
 
@@ -394,6 +434,8 @@ class Core:
         h = self.hub(conn.hub)
         h.join_counter += 1
         h.groups.setdefault(group, {})[conn.connection_id] = h.join_counter
+        if isinstance(conn.groups, frozenset):
+            conn.groups = set()
         conn.groups.add(group)
 
     def leave_group(self, conn: Connection, group: str) -> None:
@@ -402,7 +444,8 @@ class Core:
             self._leave(self.hub(conn.hub), conn, group)
 
     def _leave(self, h: Hub, conn: Connection, group: str) -> None:
-        conn.groups.discard(group)
+        if isinstance(conn.groups, set):
+            conn.groups.discard(group)
         members = h.groups.get(group)
         if members is not None:
             members.pop(conn.connection_id, None)
@@ -496,12 +539,14 @@ class Core:
         if ack_id is None:
             return None
         if error is None:
+            if conn.processed_ack_ids is None:
+                conn.processed_ack_ids = set()
             conn.processed_ack_ids.add(ack_id)
         return ack_message(ack_id, error)
 
     def duplicate_ack(self, conn: Connection, ack_id: Optional[int]) -> Optional[str]:
         """The ``Duplicate`` ack frame (not queued) when the ackId was already processed successfully, else None."""
-        if ack_id is None or ack_id not in conn.processed_ack_ids:
+        if ack_id is None or conn.processed_ack_ids is None or ack_id not in conn.processed_ack_ids:
             return None
         return ack_message(ack_id, ("Duplicate", f"Message with ack-id: {ack_id} has been processed"))
 
@@ -550,8 +595,9 @@ class Core:
 
     def sequence_ack(self, conn: Connection, sequence_id: int) -> None:
         """A cumulative ack: every buffered message up to ``sequence_id`` is released."""
-        while conn.unacked and conn.unacked[0][0] <= sequence_id:
-            _seq, _text, size = conn.unacked.popleft()
+        unacked = conn.unacked
+        while unacked and unacked[0][0] <= sequence_id:
+            _seq, _text, size = unacked.popleft()
             conn.buffered_messages -= 1
             conn.buffered_bytes -= size
 
@@ -590,8 +636,9 @@ class Core:
         )
 
     def _drop_buffers(self, conn: Connection) -> None:
-        conn.unacked.clear()
-        conn.resend.clear()
+        if conn.unacked:
+            conn.unacked.clear()
+        conn.resend = None
         conn.buffered_messages = 0
         conn.buffered_bytes = 0
 
@@ -601,13 +648,16 @@ class Core:
             conn.buffered_bytes -= entry.delivery.size
 
     def _purge_expired(self, conn: Connection, now: float) -> None:
+        queue = conn._queue
+        if not queue or all(entry.expires_at is None or entry.expires_at > now for entry in queue):
+            return
         kept: deque[_Entry] = deque()
-        for entry in conn.queue:
+        for entry in queue:
             if entry.expires_at is not None and entry.expires_at <= now:
                 self._release(conn, entry)
             else:
                 kept.append(entry)
-        conn.queue = kept
+        conn._queue = kept
 
     def next_frame(self, conn: Connection) -> Optional[Outbound]:
         """Take the next frame to write for a connection, or None when nothing is pending.
@@ -615,33 +665,49 @@ class Core:
         Messages whose TTL passed are dropped here; a reliable client's message gets its sequence id and stays
         buffered until acked.
         """
+        frame = self.take_frame(conn)
+        if isinstance(frame, Sequenced):
+            return with_sequence_id(frame.sequence_id, frame.text)
+        return frame
+
+    def take_frame(self, conn: Connection) -> Optional[RawOutbound]:
+        """Like :meth:`next_frame`, but a reliable client's message comes as :class:`Sequenced`.
+
+        Its ``text`` is the same object for every recipient of a message (so is a raw client's frame), which lets an
+        adapter encode a fanned-out message once.
+        """
         if conn.state is ConnectionState.OPEN and conn.resend:
             return conn.resend.popleft()
-        if conn.state not in (ConnectionState.OPEN, ConnectionState.CLOSING):
+        queue = conn._queue
+        if not queue or conn.state not in (ConnectionState.OPEN, ConnectionState.CLOSING):
             return None
-        now = self.clock()
-        while conn.queue:
-            entry = conn.queue.popleft()
+        now: Optional[float] = None
+        while queue:
+            entry = queue.popleft()
             if entry.close is not None:
                 return entry.close
             if entry.control is not None:
                 return entry.control
             delivery = entry.delivery
             assert delivery is not None
-            if entry.expires_at is not None and entry.expires_at <= now:
-                self._release(conn, entry)
-                continue
+            if entry.expires_at is not None:
+                if now is None:
+                    now = self.clock()
+                if entry.expires_at <= now:
+                    self._release(conn, entry)
+                    continue
             conn.delivered += 1
-            if conn.kind is ConnectionKind.RAW:
+            kind = conn.kind
+            if kind is ConnectionKind.RAW:
                 self._release(conn, entry)
                 return delivery.raw
             text = delivery.json_text()
-            if conn.kind is ConnectionKind.RELIABLE:
+            if kind is ConnectionKind.RELIABLE:
                 seq = conn.next_sequence_id
-                conn.next_sequence_id += 1
-                text = '{"sequenceId":' + str(seq) + "," + text[1:]
+                conn.next_sequence_id = seq + 1
+                assert conn.unacked is not None
                 conn.unacked.append((seq, text, delivery.size))  # released by sequence_ack
-                return text
+                return Sequenced(seq, text)
             self._release(conn, entry)
             return text
         return None

@@ -176,8 +176,9 @@ class _Grants:
         self.patterns.clear()
 
 
-def _parse_roles(roles: Iterable[str]) -> Dict[str, _Grants]:
-    grants = {p: _Grants() for p in PERMISSIONS}
+def _parse_roles(roles: Iterable[str]) -> Optional[Dict[str, _Grants]]:
+    """The grants the roles give, per permission; None when no role grants anything (the common case)."""
+    grants: Optional[Dict[str, _Grants]] = None
     for role in roles:
         if not isinstance(role, str) or not role.startswith(_ROLE_PREFIX):
             continue  # an application role: legal, but it grants nothing here
@@ -187,6 +188,8 @@ def _parse_roles(roles: Iterable[str]) -> Dict[str, _Grants]:
         if kind is None:
             continue  # an unknown webpubsub.* role: ignored for forward compatibility
         permission, wildcard = kind
+        if grants is None:
+            grants = _new_grants()
         if wildcard:
             if not dot:
                 raise RoleError(f"role {role[:80]!r} needs a pattern after '{_ROLE_PREFIX}{keyword}.'")
@@ -200,18 +203,24 @@ def _parse_roles(roles: Iterable[str]) -> Dict[str, _Grants]:
     return grants
 
 
+def _new_grants() -> Dict[str, _Grants]:
+    return {p: _Grants() for p in PERMISSIONS}
+
+
 class PermissionState:
     """The mutable group permissions of one connection.
 
     ``roles`` are the token (or ``connect`` response) roles; :class:`RoleError` is raised when one is malformed.
+    The three tables are created on first use: most connections never hold a role, a grant or a revocation, and
+    there may be many thousands of them.
     """
 
     __slots__ = ("_granted", "_revoked", "_roles")
 
     def __init__(self, roles: Iterable[str] = ()) -> None:
         self._roles = _parse_roles(roles)
-        self._granted = {p: _Grants() for p in PERMISSIONS}
-        self._revoked: Dict[str, Set[str]] = {p: set() for p in PERMISSIONS}
+        self._granted: Optional[Dict[str, _Grants]] = None
+        self._revoked: Optional[Dict[str, Set[str]]] = None
 
     def replace_roles(self, roles: Iterable[str]) -> None:
         """Replace the role-derived permissions (REST grants and revocations are kept).
@@ -220,15 +229,27 @@ class PermissionState:
         """
         self._roles = _parse_roles(roles)
 
+    def _grants(self) -> Dict[str, _Grants]:
+        if self._granted is None:
+            self._granted = _new_grants()
+        return self._granted
+
+    def _revocations(self) -> Dict[str, Set[str]]:
+        if self._revoked is None:
+            self._revoked = {p: set() for p in PERMISSIONS}
+        return self._revoked
+
     def grant(self, permission: str, target: Optional[str]) -> None:
         """Grant ``permission`` on group ``target``, or on every group when ``target`` is None."""
         _check_permission(permission)
         if target is None:
-            self._granted[permission].all_groups = True
-            self._revoked[permission].clear()
+            self._grants()[permission].all_groups = True
+            if self._revoked is not None:
+                self._revoked[permission].clear()
         else:
-            self._granted[permission].groups.add(target)
-            self._revoked[permission].discard(target)
+            self._grants()[permission].groups.add(target)
+            if self._revoked is not None:
+                self._revoked[permission].discard(target)
 
     def revoke(self, permission: str, target: Optional[str]) -> None:
         """Revoke ``permission`` on group ``target``; with ``target`` None remove every grant and role of that type.
@@ -238,19 +259,25 @@ class PermissionState:
         """
         _check_permission(permission)
         if target is None:
-            self._granted[permission].clear()
-            self._roles[permission].clear()
-            self._revoked[permission].clear()
+            if self._granted is not None:
+                self._granted[permission].clear()
+            if self._roles is not None:
+                self._roles[permission].clear()
+            if self._revoked is not None:
+                self._revoked[permission].clear()
         else:
-            self._granted[permission].groups.discard(target)
-            self._revoked[permission].add(target)
+            if self._granted is not None:
+                self._granted[permission].groups.discard(target)
+            self._revocations()[permission].add(target)
 
     def allows(self, permission: str, group: str) -> bool:
         """Return True when the connection may perform ``permission`` on ``group``."""
         _check_permission(permission)
-        if group in self._revoked[permission]:
+        if self._revoked is not None and group in self._revoked[permission]:
             return False
-        return self._granted[permission].allows(group) or self._roles[permission].allows(group)
+        return (self._granted is not None and self._granted[permission].allows(group)) or (
+            self._roles is not None and self._roles[permission].allows(group)
+        )
 
     def check(self, permission: str, target: Optional[str]) -> bool:
         """REST ``CheckPermission``: like :meth:`allows` for a group; without a target, True only when the
@@ -258,16 +285,21 @@ class PermissionState:
         _check_permission(permission)
         if target is not None:
             return self.allows(permission, target)
-        held = self._granted[permission].all_groups or self._roles[permission].all_groups
-        return held and not self._revoked[permission]
+        held = (self._granted is not None and self._granted[permission].all_groups) or (
+            self._roles is not None and self._roles[permission].all_groups
+        )
+        return held and not (self._revoked is not None and self._revoked[permission])
 
     def __repr__(self) -> str:
         parts = []
+        empty = _Grants()
         for permission in sorted(PERMISSIONS):
-            for source, grants in (("role", self._roles[permission]), ("grant", self._granted[permission])):
+            for source, table in (("role", self._roles), ("grant", self._granted)):
+                grants = table[permission] if table is not None else empty
                 if grants.all_groups:
                     parts.append(f"{source}:{permission}:*all*")
                 parts.extend(f"{source}:{permission}:{g!r}" for g in sorted(grants.groups))
                 parts.extend(f"{source}:{permission}:{p.pattern!r}" for p in grants.patterns)
-            parts.extend(f"revoked:{permission}:{g!r}" for g in sorted(self._revoked[permission]))
+            revoked = self._revoked[permission] if self._revoked is not None else set()
+            parts.extend(f"revoked:{permission}:{g!r}" for g in sorted(revoked))
         return f"PermissionState({', '.join(parts)})"

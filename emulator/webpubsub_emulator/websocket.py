@@ -1,8 +1,10 @@
 """aiohttp adapter for WebSocket clients: raw, ``json.webpubsub.azure.v1`` and ``json.reliable.webpubsub.azure.v1``.
 
 It authenticates the upgrade, negotiates the subprotocol, and then only translates frames: every decision is taken by
-:class:`~.core.Core`. Each connection has its own writer task draining the core's outbound queue, so a slow client
-never holds up the others.
+:class:`~.core.Core`. Frames are written straight away, in the call that queued them, while the connection's socket
+takes data; when it does not (a slow client), a writer task of that connection waits for it to drain and the frames wait
+in the core's queue (where their TTL runs), so a slow client never holds up the others. A message fanned out to many
+connections is encoded into a WebSocket frame once.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, Optional, Union
 from urllib.parse import unquote
 
@@ -20,7 +24,7 @@ from aiohttp import WSMsgType, web
 from multidict import MultiMapping
 
 from . import auth
-from .core import CloseFrame, Connection, ConnectionKind, ConnectionState, Core
+from .core import CloseFrame, Connection, ConnectionKind, ConnectionState, Core, Sequenced
 from .faults import FaultInjector
 from .protocol import (
     JSON_PROTOCOL,
@@ -57,19 +61,52 @@ CLOSE_GOING_AWAY = 1001
 DEFAULT_ACK_DELAY = 0.005
 
 
-@dataclass(eq=False)
+_OP_TEXT = 0x1
+_OP_BINARY = 0x2
+_PACK_LEN1 = struct.Struct("!BB").pack
+_PACK_LEN2 = struct.Struct("!BBH").pack
+_PACK_LEN3 = struct.Struct("!BBQ").pack
+
+
+def _frame_header(opcode: int, length: int) -> bytes:
+    """The header of a final, unmasked, uncompressed server frame (RFC 6455 section 5.2)."""
+    if length < 126:
+        return _PACK_LEN1(0x80 | opcode, length)
+    if length < 65536:
+        return _PACK_LEN2(0x80 | opcode, 126, length)
+    return _PACK_LEN3(0x80 | opcode, 127, length)
+
+
 class _Transport:
-    ws: web.WebSocketResponse
-    conn: Connection
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    writer: Optional[asyncio.Task[None]] = None
-    superseded: bool = False
-    client_closed: bool = False
-    raw_transport: Optional[asyncio.Transport] = None
-    watchdog: Optional[asyncio.TimerHandle] = None
-    #: delayed acks (due time, frame), oldest first, and the timer that queues them
-    acks: deque[tuple[float, str]] = field(default_factory=deque)
-    ack_timer: Optional[asyncio.TimerHandle] = None
+    """The socket side of one connection. Slots: there may be many thousands."""
+
+    __slots__ = (
+        "ack_timer",
+        "acks",
+        "client_closed",
+        "conn",
+        "protocol",
+        "raw_transport",
+        "superseded",
+        "watchdog",
+        "writer",
+        "ws",
+    )
+
+    def __init__(self, ws: web.WebSocketResponse, conn: Connection, request: web.Request) -> None:
+        self.ws = ws
+        self.conn = conn
+        self.raw_transport: Optional[asyncio.Transport] = request.transport
+        #: aiohttp's protocol object of the connection: tells whether the socket takes data (flow control)
+        self.protocol: Any = request.protocol
+        #: the writer task, only while frames wait for a slow socket (or for the close handshake)
+        self.writer: Optional[asyncio.Task[None]] = None
+        self.superseded = False
+        self.client_closed = False
+        self.watchdog: Optional[asyncio.TimerHandle] = None
+        #: delayed acks (due time, frame), oldest first, and the timer that queues them
+        self.acks: Optional[deque[tuple[float, str]]] = None
+        self.ack_timer: Optional[asyncio.TimerHandle] = None
 
 
 @dataclass
@@ -128,18 +165,29 @@ class WebSocketGateway:
         self._transports: dict[tuple[str, str], _Transport] = {}
         self._targets: dict[tuple[str, str], EventTarget] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # the last frame built and the last text encoded, by identity: a fan-out hands the same object to every
+        # recipient, so each message is encoded once (see _send)
+        self._frame_key: object = None
+        self._frame_bytes = b""
+        self._text_key: object = None
+        self._text_bytes = b""
         core.on_ended = self._on_ended
 
     # ------------------------------------------------------------------ handshake
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Entry point for every request under ``/client``."""
         try:
-            return await self._handle(request)
+            accepted = await self._handle(request)
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message)
         except Exception:
             log.exception("unexpected error while serving a WebSocket client")
             return error_response(500, "InternalServerError", "The emulator hit an internal error.")
+        if isinstance(accepted, web.StreamResponse):
+            return accepted
+        # the handshake's frame (token claims, headers, the probe response...) is gone by now: an idle connection
+        # keeps only what serving it needs
+        return await self._serve(request, *accepted)
 
     def _hub(self, request: web.Request) -> str:
         raw_path = request.raw_path.split("?", 1)[0]
@@ -204,7 +252,9 @@ class WebSocketGateway:
                 raise ApiError(400, "BadRequest", str(exc)) from None
         return (user_id or None), roles, checked
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _handle(
+        self, request: web.Request
+    ) -> Union[web.StreamResponse, tuple[web.WebSocketResponse, Connection]]:
         hub = self._hub(request)
         offered = self._offered(request)
         chosen = next((p for p in offered if p in SUPPORTED_PROTOCOLS), None)
@@ -264,7 +314,7 @@ class WebSocketGateway:
             self._targets[(conn.hub, conn.connection_id)] = target
             self._fire(target, "connected", b"{}")
         log.info("connection %s (user %s, %s) joined hub %s", conn.connection_id, user_id, chosen or "raw", hub)
-        return await self._serve(request, ws, conn)
+        return ws, conn
 
     async def _connect_event(
         self,
@@ -375,7 +425,7 @@ class WebSocketGateway:
 
     async def _recover(
         self, request: web.Request, hub: str, chosen: Optional[str], conn_id: str, token: str
-    ) -> web.StreamResponse:
+    ) -> Union[web.StreamResponse, tuple[web.WebSocketResponse, Connection]]:
         conn = self.core.recover(hub, conn_id, token) if conn_id and token else None
         ws = self._socket(chosen)
         await ws.prepare(request)
@@ -394,17 +444,15 @@ class WebSocketGateway:
             with contextlib.suppress(Exception):
                 await old.ws.close(code=CLOSE_GOING_AWAY, message=b"Replaced by a recovered connection")
         log.info("connection %s in hub %s recovered", conn.connection_id, hub)
-        return await self._serve(request, ws, conn)
+        return ws, conn
 
     # ------------------------------------------------------------------ frames
     async def _serve(self, request: web.Request, ws: web.WebSocketResponse, conn: Connection) -> web.WebSocketResponse:
-        transport = _Transport(ws, conn)
-        transport.raw_transport = request.transport
+        transport = _Transport(ws, conn, request)
         key = (conn.hub, conn.connection_id)
         self._transports[key] = transport
-        conn.wakeup = lambda: self._wake(transport)
-        transport.writer = asyncio.get_running_loop().create_task(self._write(transport))
-        transport.ready.set()
+        conn.wakeup = partial(self._wake, transport)
+        self._wake(transport)  # whatever was queued before the socket was ready (``connected``, re-sends)
         try:
             while True:
                 msg = await ws.receive()
@@ -465,11 +513,80 @@ class WebSocketGateway:
             self.core.finished(conn)
 
     def _wake(self, transport: _Transport) -> None:
-        transport.ready.set()
+        """The core queued a frame: write what the socket takes now, or leave it to the writer task."""
         if transport.conn.state is ConnectionState.CLOSING and transport.watchdog is None:
             # a client that stopped reading must not keep a closed connection alive: give the final frames some time
             loop = asyncio.get_running_loop()
             transport.watchdog = loop.call_later(CLOSE_GRACE_SECONDS, self._abort_if_stuck, transport)
+        if transport.writer is None and not transport.superseded:
+            try:
+                self._pump(transport)
+            except Exception:
+                log.exception("unexpected error while writing to %s", transport.conn.connection_id)
+                if transport.raw_transport is not None:
+                    transport.raw_transport.abort()
+
+    def _pump(self, transport: _Transport) -> None:
+        """Write every pending frame the socket takes without waiting; start the writer task for the rest."""
+        conn, core, protocol = transport.conn, self.core, transport.protocol
+        while not transport.superseded:
+            if protocol.writing_paused:
+                # a slow client: the frames stay queued (their TTL runs) until its socket drains
+                self._start_writer(transport, None)
+                return
+            if not self._writable(transport):
+                return  # the reader notices the broken transport and decides what happens next
+            delivered = conn.delivered
+            frame = core.take_frame(conn)
+            if frame is None:
+                return
+            if isinstance(frame, CloseFrame):
+                self._start_writer(transport, frame)  # the close handshake needs to wait
+                return
+            self._send(transport, frame)
+            if conn.delivered > delivered and self.faults is not None and self.faults.should_drop(conn.delivered):
+                self._drop(transport)
+                return
+
+    def _start_writer(self, transport: _Transport, first: Optional[CloseFrame]) -> None:
+        transport.writer = asyncio.get_running_loop().create_task(self._write(transport, first))
+
+    @staticmethod
+    def _writable(transport: _Transport) -> bool:
+        raw = transport.raw_transport
+        return not transport.ws.closed and raw is not None and not raw.is_closing()
+
+    def _send(self, transport: _Transport, frame: Union[str, bytes, Sequenced]) -> None:
+        """Write one data frame to the socket (it buffers what the kernel does not take yet)."""
+        raw = transport.raw_transport
+        assert raw is not None
+        if isinstance(frame, Sequenced):
+            # a reliable client's message: the body is encoded once per message, the sequence id spliced in here
+            body = self._encoded(frame.text)
+            prefix = b'{"sequenceId":%d,' % frame.sequence_id
+            size = len(prefix) + len(body) - 1
+            raw.write(b"".join((_frame_header(_OP_TEXT, size), prefix, memoryview(body)[1:])))
+            return
+        if frame is self._frame_key:
+            raw.write(self._frame_bytes)
+            return
+        if isinstance(frame, str):
+            body, opcode = self._encoded(frame), _OP_TEXT
+        else:
+            body, opcode = frame, _OP_BINARY
+        data = _frame_header(opcode, len(body)) + body
+        # the same object goes to every recipient of a fan-out (the core shares it): build the frame once
+        self._frame_key, self._frame_bytes = frame, data
+        raw.write(data)
+
+    def _encoded(self, text: str) -> bytes:
+        if text is not self._text_key:
+            self._text_key, self._text_bytes = text, text.encode("utf-8")
+        return self._text_bytes
+
+    async def _drained(self, transport: _Transport) -> None:
+        """Wait until the socket takes data again (aiohttp's own flow control, as its WebSocket writer uses)."""
+        await transport.protocol._drain_helper()
 
     def _abort_if_stuck(self, transport: _Transport) -> None:
         if transport.writer is not None and not transport.writer.done() and transport.raw_transport is not None:
@@ -478,26 +595,28 @@ class WebSocketGateway:
             )
             transport.raw_transport.abort()
 
-    async def _write(self, transport: _Transport) -> None:
+    async def _write(self, transport: _Transport, first: Optional[CloseFrame]) -> None:
+        """The slow path: wait for the socket to drain, write what is pending, perform the close handshake."""
         ws, conn = transport.ws, transport.conn
+        frame: Union[str, bytes, Sequenced, CloseFrame, None] = first
         try:
             while not transport.superseded:
                 delivered = conn.delivered
-                frame = self.core.next_frame(conn)
                 if frame is None:
-                    if conn.state not in (ConnectionState.OPEN, ConnectionState.CLOSING):
+                    if transport.protocol.writing_paused:
+                        await self._drained(transport)
+                        continue
+                    if not self._writable(transport):
                         return
-                    await transport.ready.wait()
-                    transport.ready.clear()
-                    continue
+                    frame = self.core.take_frame(conn)
+                    if frame is None:
+                        return
                 if isinstance(frame, CloseFrame):
                     await ws.close(code=frame.code, message=_close_reason(frame.reason).encode("utf-8"))
                     self.core.finished(conn)
                     return
-                if isinstance(frame, str):
-                    await ws.send_str(frame)
-                else:
-                    await ws.send_bytes(frame)
+                self._send(transport, frame)
+                frame = None
                 if conn.delivered > delivered and self.faults is not None and self.faults.should_drop(conn.delivered):
                     self._drop(transport)
                     return
@@ -508,6 +627,9 @@ class WebSocketGateway:
             log.exception("unexpected error while writing to %s", conn.connection_id)
             if transport.raw_transport is not None:
                 transport.raw_transport.abort()
+        finally:
+            if transport.writer is asyncio.current_task():
+                transport.writer = None
 
     @staticmethod
     def _drop(transport: _Transport) -> None:
@@ -763,6 +885,8 @@ class WebSocketGateway:
             self.core.send_control(conn, text)
             return
         loop = asyncio.get_running_loop()
+        if transport.acks is None:
+            transport.acks = deque()
         transport.acks.append((loop.time() + self.ack_delay, text))
         if transport.ack_timer is None:
             transport.ack_timer = loop.call_later(self.ack_delay, self._flush_acks, transport)
@@ -771,10 +895,11 @@ class WebSocketGateway:
         transport.ack_timer = None
         loop = asyncio.get_running_loop()
         now = loop.time()
-        while transport.acks and transport.acks[0][0] <= now + 0.001:  # the loop may run a timer a bit early
-            self.core.send_control(transport.conn, transport.acks.popleft()[1])
-        if transport.acks:
-            transport.ack_timer = loop.call_at(transport.acks[0][0], self._flush_acks, transport)
+        acks = transport.acks
+        while acks and acks[0][0] <= now + 0.001:  # the loop may run a timer a bit early
+            self.core.send_control(transport.conn, acks.popleft()[1])
+        if acks:
+            transport.ack_timer = loop.call_at(acks[0][0], self._flush_acks, transport)
 
     # ------------------------------------------------------------------ shutdown
     async def close_all(self) -> None:
