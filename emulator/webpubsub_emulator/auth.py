@@ -5,6 +5,7 @@ Tokens are HS256 JWTs keyed with the access key string encoded as UTF-8 (never b
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Iterable, Mapping, Optional
 from urllib.parse import unquote, urlsplit
@@ -109,6 +110,12 @@ def _aud_parts(claims: Mapping[str, Any]) -> tuple[str, tuple[str, int], str]:
         aud = aud[0]
     if not isinstance(aud, str) or not aud:
         raise AuthError("The access token has no usable 'aud' claim.")
+    return _parse_aud(aud)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_aud(aud: str) -> tuple[str, tuple[str, int], str]:
+    # pure, and clients send the same audience again and again (a REST token's aud is the request URL): parsed once
     try:
         parts = urlsplit(aud)
         port = parts.port
@@ -124,7 +131,9 @@ def _host_matches(aud_authority: tuple[str, int], hosts: Iterable[tuple[str, int
     return any(_same_authority(aud_authority, h) for h in hosts)
 
 
-def _known_authorities(request_scheme: str, host_header: Optional[str], endpoint: str) -> list[tuple[str, int]]:
+@functools.lru_cache(maxsize=256)
+def _known_authorities(request_scheme: str, host_header: Optional[str], endpoint: str) -> tuple[tuple[str, int], ...]:
+    # pure; the Host header and the endpoint hardly ever change: computed once per combination
     result: list[tuple[str, int]] = []
     if host_header:
         parsed = _split_host_header(host_header, request_scheme)
@@ -133,7 +142,7 @@ def _known_authorities(request_scheme: str, host_header: Optional[str], endpoint
     ep = urlsplit(endpoint)
     if ep.hostname:
         result.append(_authority(ep.hostname, ep.port, ep.scheme.lower()))
-    return result
+    return tuple(result)
 
 
 def _decoded_segments(path: str) -> list[str]:
