@@ -39,11 +39,13 @@ from .._shared import (
     batch_groups_body,
     checked,
     client_access_token,
+    expect_status,
     generate_token_arguments,
     install_error_details,
     list_connections_options,
     member_page,
     prepare_list_connections_request,
+    send_request,
     token_response,
     untraced,
 )
@@ -89,6 +91,11 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
+        builder = _generated.build_web_pub_sub_service_send_to_all_request
+        prepared = send_request(self, builder, body, rest, excluded=excluded, filter=filter)
+        if prepared is not None:
+            request, run_options = prepared
+            return expect_status(self._client._pipeline.run(request, stream=False, **run_options), 202)
         return untraced(_GeneratedOperationsMixin.send_to_all)(self, body, excluded=excluded, filter=filter, **rest)
 
     @distributed_trace
@@ -119,6 +126,11 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
+        builder = _generated.build_web_pub_sub_service_send_to_user_request
+        prepared = send_request(self, builder, body, rest, user_id=user_id, filter=filter)
+        if prepared is not None:
+            request, run_options = prepared
+            return expect_status(self._client._pipeline.run(request, stream=False, **run_options), 202)
         return untraced(_GeneratedOperationsMixin.send_to_user)(self, user_id, body, filter=filter, **rest)
 
     @distributed_trace
@@ -152,6 +164,11 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
+        builder = _generated.build_web_pub_sub_service_send_to_group_request
+        prepared = send_request(self, builder, body, rest, group=group, excluded=excluded, filter=filter)
+        if prepared is not None:
+            request, run_options = prepared
+            return expect_status(self._client._pipeline.run(request, stream=False, **run_options), 202)
         return untraced(_GeneratedOperationsMixin.send_to_group)(
             self, group, body, excluded=excluded, filter=filter, **rest
         )
@@ -181,6 +198,11 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
+        builder = _generated.build_web_pub_sub_service_send_to_connection_request
+        prepared = send_request(self, builder, body, rest, connection_id=connection_id)
+        if prepared is not None:
+            request, run_options = prepared
+            return expect_status(self._client._pipeline.run(request, stream=False, **run_options), 202)
         return untraced(_GeneratedOperationsMixin.send_to_connection)(self, connection_id, body, **rest)
 
     @distributed_trace
