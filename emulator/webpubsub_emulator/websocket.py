@@ -518,7 +518,9 @@ class WebSocketGateway:
             # a client that stopped reading must not keep a closed connection alive: give the final frames some time
             loop = asyncio.get_running_loop()
             transport.watchdog = loop.call_later(CLOSE_GRACE_SECONDS, self._abort_if_stuck, transport)
-        if transport.writer is None and not transport.superseded:
+        writer = transport.writer
+        if (writer is None or writer.done()) and not transport.superseded:
+            transport.writer = None
             try:
                 self._pump(transport)
             except Exception:
