@@ -12,7 +12,7 @@ from azure.core.credentials import AzureKeyCredential
 from ._client import WebPubSubServiceClient as _GeneratedClient
 from ._models import GroupMember
 from ._odata import odata
-from ._policies import client_settings
+from ._policies import client_settings, skip_unused_environment_settings
 from ._shared import ConnectionStringConstructor
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class WebPubSubServiceClient(ConnectionStringConstructor, _GeneratedClient):
         **kwargs: Any,
     ) -> None:
         origin, rest = client_settings(endpoint, hub, credential, kwargs)
+        skip_unused_environment_settings(rest, ca_bundle=True)
         super().__init__(hub=hub, endpoint=origin, credential=credential, **rest)  # type: ignore[arg-type]
 
 

@@ -6,6 +6,8 @@ the async pipeline.
 """
 
 import logging
+import os
+import urllib.request
 from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -23,7 +25,14 @@ from ._sansio import (
     validate_hub,
 )
 
-__all__ = ["JwtCredentialPolicy", "RedactingNetworkTraceLoggingPolicy", "ReverseProxyPolicy", "client_settings"]
+__all__ = [
+    "JwtCredentialPolicy",
+    "RedactingNetworkTraceLoggingPolicy",
+    "ReverseProxyPolicy",
+    "client_settings",
+    "environment_settings_in_use",
+    "skip_unused_environment_settings",
+]
 
 
 class JwtCredentialPolicy(SansIOHTTPPolicy[Any, Any]):
@@ -180,6 +189,53 @@ class RedactingNetworkTraceLoggingPolicy(NetworkTraceLoggingPolicy):
             lines.extend(f"    '{name}': '{value}'" for name, value in http_response.headers.items())
             lines.extend(["Response content:", "REDACTED (the response holds a client access token)"])
             _TRACE_LOGGER.debug("\n".join(lines))
+
+
+_CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def environment_settings_in_use(*, ca_bundle: bool) -> bool:
+    """Tell whether the environment holds anything azure-core's ``use_env_settings=True`` transports would use.
+
+    That is a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``... or the system's proxy settings, as
+    :func:`urllib.request.getproxies` reports them), a netrc file (``NETRC``, ``~/.netrc``, ``~/_netrc``) and, for the
+    requests transport (``ca_bundle=True``), ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``.
+
+    :keyword bool ca_bundle: Also look at the CA-bundle variables that requests reads.
+    :return: True if any of them is set.
+    :rtype: bool
+    """
+    if urllib.request.getproxies():
+        return True
+    if os.environ.get("NETRC"):
+        return True
+    if ca_bundle and any(os.environ.get(name) for name in _CA_BUNDLE_VARIABLES):
+        return True
+    for name in ("~/.netrc", "~/_netrc"):
+        path = os.path.expanduser(name)
+        if not path.startswith("~") and os.path.exists(path):
+            return True
+    return False
+
+
+def skip_unused_environment_settings(rest: Dict[str, Any], *, ca_bundle: bool) -> None:
+    """Build the client's own transport with ``use_env_settings=False`` when the environment sets nothing it reads.
+
+    With ``use_env_settings=True`` (azure-core's default) the transport looks at the environment on every request:
+    requests scans the proxy variables and looks for a netrc file, and aiohttp makes two thread-pool hops (netrc, then
+    proxies), which halves the async client's request rate. The environment is read here once, when the client is
+    created: if it sets a proxy, a netrc file or (for requests) a CA bundle, nothing changes; otherwise the transport
+    skips the per-request lookups. So a proxy variable set after the client was created needs a new client. Nothing
+    is changed when the caller passes ``transport``, ``session`` or ``use_env_settings``.
+
+    :param rest: The keyword arguments for the generated client; ``use_env_settings`` may be added.
+    :type rest: dict[str, any]
+    :keyword bool ca_bundle: The transport is requests, which also reads ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``.
+    """
+    if rest.get("transport") is not None or rest.get("session") is not None or "use_env_settings" in rest:
+        return
+    if not environment_settings_in_use(ca_bundle=ca_bundle):
+        rest["use_env_settings"] = False
 
 
 def client_settings(endpoint: Any, hub: Any, credential: Any, kwargs: Mapping[str, Any]) -> Tuple[str, Dict[str, Any]]:

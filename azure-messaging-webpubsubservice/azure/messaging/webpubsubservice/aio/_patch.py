@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from azure.core.credentials import AzureKeyCredential
 
-from .._policies import client_settings
+from .._policies import client_settings, skip_unused_environment_settings
 from .._shared import ConnectionStringConstructor
 from ._client import WebPubSubServiceClient as _GeneratedClient
 
@@ -58,6 +58,7 @@ class WebPubSubServiceClient(ConnectionStringConstructor, _GeneratedClient):
         **kwargs: Any,
     ) -> None:
         origin, rest = client_settings(endpoint, hub, credential, kwargs)
+        skip_unused_environment_settings(rest, ca_bundle=False)
         _require_async_transport(rest)
         super().__init__(hub=hub, endpoint=origin, credential=credential, **rest)  # type: ignore[arg-type]
 
