@@ -64,15 +64,23 @@ def create_app(
     """Build the aiohttp application serving ``/api/...`` (REST) and ``/client/...`` (WebSocket clients).
 
     With ``faults`` the REST calls pass through its middleware and the WebSocket writers ask it whether to drop.
+    The middleware wraps the REST route only (it acts on ``/api/`` alone): as an application middleware its frame
+    would stay alive with every WebSocket connection, and the app would run aiohttp's middleware chain for each.
     """
     rest = RestApi(core, access_key, endpoint)
     gateway = WebSocketGateway(core, access_key, endpoint, upstream, faults)
-    middlewares = [faults.middleware] if faults is not None else []
-    app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=middlewares)
+    app = web.Application(client_max_size=2 * 1024 * 1024)
     app[CORE_KEY] = core
     app[REST_KEY] = rest
     app[GATEWAY_KEY] = gateway
-    app.router.add_route("*", "/api/{tail:[\\s\\S]*}", rest.handle)
+    api_handler = rest.handle
+    if faults is not None:
+        fault_middleware = faults.middleware
+
+        async def api_handler(request: web.Request) -> web.StreamResponse:
+            return await fault_middleware(request, rest.handle)
+
+    app.router.add_route("*", "/api/{tail:[\\s\\S]*}", api_handler)
     app.router.add_route("*", "/client", gateway.handle)
     app.router.add_route("*", "/client/{tail:[\\s\\S]*}", gateway.handle)
 

@@ -120,6 +120,18 @@ async def test_health_is_never_faulted_nor_logged(emu: Emulator, session: aiohtt
     assert emu.rest_log == []
 
 
+async def test_websocket_clients_are_never_faulted_nor_logged(emu: Emulator, session: aiohttp.ClientSession) -> None:
+    emu.set_faults(FaultPlan(rest_failure_rate=1.0, rest_delay=0.5))
+    started = time.monotonic()
+    ws = await session.ws_connect(emu.client_url(HUB), protocols=("json.webpubsub.azure.v1",))
+    assert json.loads((await ws.receive()).data)["event"] == "connected"
+    await ws.send_json({"type": "ping"})
+    assert json.loads((await ws.receive()).data) == {"type": "pong"}
+    assert time.monotonic() - started < 0.5
+    assert emu.rest_log == []
+    await ws.close()
+
+
 async def test_injected_statuses_and_headers(emu: Emulator, session: aiohttp.ClientSession) -> None:
     emu.set_faults(FaultPlan(rest_failure_rate=1.0, rest_failure_status=429, rest_retry_after=7))
     resp = await call(session, emu, "POST", "/:send")
