@@ -8,6 +8,8 @@ must reach the transport byte for byte alike, on the first call (memo miss) and 
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +111,17 @@ async def test_cls_and_error_map_still_reach_the_generated_operation(sdk) -> Non
     with pytest.raises(Conflict):
         await sdk.call(client.send_to_connection, "c", "x", error_map={409: Conflict})
     assert HUB in sdk.sent[-1].url
+
+
+def test_memo_success_status_is_the_specs() -> None:
+    """The memoised send path checks for 202 itself; it must stay the one success status the spec declares."""
+    spec = json.loads((Path(__file__).resolve().parents[2] / "swagger" / "webpubsub.json").read_text(encoding="utf-8"))
+    sends = [
+        operation
+        for methods in spec["paths"].values()
+        for operation in methods.values()
+        if isinstance(operation, dict) and operation.get("operationId", "").startswith("WebPubSub_SendTo")
+    ]
+    assert len(sends) == 4
+    for operation in sends:
+        assert sorted(operation["responses"]) == ["202", "default"], operation["operationId"]
