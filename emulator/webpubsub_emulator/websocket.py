@@ -587,8 +587,18 @@ class WebSocketGateway:
         return self._text_bytes
 
     async def _drained(self, transport: _Transport) -> None:
-        """Wait until the socket takes data again (aiohttp's own flow control, as its WebSocket writer uses)."""
-        await transport.protocol._drain_helper()
+        """Wait until the socket takes data again (aiohttp's own flow control, as its WebSocket writer uses).
+
+        ``_drain_helper`` is aiohttp's private waiter (3.9 to 3.14 have it); should a later aiohttp drop it, poll the
+        public ``writing_paused`` flag instead of failing.
+        """
+        drain = getattr(transport.protocol, "_drain_helper", None)
+        if drain is not None:
+            await drain()
+            return
+        raw = transport.raw_transport
+        while transport.protocol.writing_paused and raw is not None and not raw.is_closing():
+            await asyncio.sleep(0.005)
 
     def _abort_if_stuck(self, transport: _Transport) -> None:
         if transport.writer is not None and not transport.writer.done() and transport.raw_transport is not None:

@@ -12,6 +12,7 @@ import json
 from typing import Any, Dict, List
 
 import aiohttp
+import pytest
 from faults_support import NumberSender
 from webpubsub_emulator import Emulator
 
@@ -81,3 +82,11 @@ async def test_only_expired_messages_are_dropped_and_only_for_the_slow_client() 
         assert await asyncio.wait_for(fast_reading, TIMEOUT) == [*everything, "end"]
         await slow.close()
         await fast.close()
+
+
+async def test_slow_clients_work_without_aiohttps_private_drain_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator waits on aiohttp's private ``_drain_helper``; without it, the public ``writing_paused`` flag."""
+    from aiohttp.base_protocol import BaseProtocol
+
+    monkeypatch.delattr(BaseProtocol, "_drain_helper")
+    await test_only_expired_messages_are_dropped_and_only_for_the_slow_client()
