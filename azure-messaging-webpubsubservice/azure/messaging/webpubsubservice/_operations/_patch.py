@@ -18,7 +18,7 @@ body (``_shared.install_error_details``).
 Every other operation is the generated one, unchanged.
 """
 
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from azure.core.paging import ItemPaged
 from azure.core.pipeline import PipelineResponse
@@ -58,6 +58,23 @@ __all__ = ["_WebPubSubServiceClientOperationsMixin"]
 class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
     """The operations of :class:`~azure.messaging.webpubsubservice.WebPubSubServiceClient`."""
 
+    def _send(self, operation: str, body: Any, rest: Dict[str, Any], **targets: Any) -> None:
+        """Run one ``send_to_*``: from the memoised request when it applies, otherwise the generated operation.
+
+        :param str operation: The operation's name, e.g. ``send_to_all``.
+        :param body: The encoded message.
+        :type body: bytes or IO[bytes]
+        :param rest: The remaining call options (content type, TTL, azure-core options).
+        :type rest: dict[str, Any]
+        """
+        builder = getattr(_generated, f"build_web_pub_sub_service_{operation}_request")
+        prepared = send_request(self, builder, body, rest, **targets)
+        if prepared is not None:
+            request, run_options = prepared
+            return expect_status(self._client._pipeline.run(request, stream=False, **run_options), 202)
+        generated: Callable[..., None] = untraced(getattr(_GeneratedOperationsMixin, operation))
+        return generated(self, message=body, **targets, **rest)
+
     @distributed_trace
     def send_to_all(
         self,
@@ -91,12 +108,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        builder = _generated.build_web_pub_sub_service_send_to_all_request
-        prepared = send_request(self, builder, body, rest, excluded=excluded, filter=filter)
-        if prepared is not None:
-            request, run_options = prepared
-            return expect_status(self._client._pipeline.run(request, stream=False, **run_options), 202)
-        return untraced(_GeneratedOperationsMixin.send_to_all)(self, body, excluded=excluded, filter=filter, **rest)
+        return self._send("send_to_all", body, rest, excluded=excluded, filter=filter)
 
     @distributed_trace
     def send_to_user(
@@ -126,12 +138,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        builder = _generated.build_web_pub_sub_service_send_to_user_request
-        prepared = send_request(self, builder, body, rest, user_id=user_id, filter=filter)
-        if prepared is not None:
-            request, run_options = prepared
-            return expect_status(self._client._pipeline.run(request, stream=False, **run_options), 202)
-        return untraced(_GeneratedOperationsMixin.send_to_user)(self, user_id, body, filter=filter, **rest)
+        return self._send("send_to_user", body, rest, user_id=user_id, filter=filter)
 
     @distributed_trace
     def send_to_group(
@@ -164,14 +171,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        builder = _generated.build_web_pub_sub_service_send_to_group_request
-        prepared = send_request(self, builder, body, rest, group=group, excluded=excluded, filter=filter)
-        if prepared is not None:
-            request, run_options = prepared
-            return expect_status(self._client._pipeline.run(request, stream=False, **run_options), 202)
-        return untraced(_GeneratedOperationsMixin.send_to_group)(
-            self, group, body, excluded=excluded, filter=filter, **rest
-        )
+        return self._send("send_to_group", body, rest, group=group, excluded=excluded, filter=filter)
 
     @distributed_trace
     def send_to_connection(
@@ -198,12 +198,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        builder = _generated.build_web_pub_sub_service_send_to_connection_request
-        prepared = send_request(self, builder, body, rest, connection_id=connection_id)
-        if prepared is not None:
-            request, run_options = prepared
-            return expect_status(self._client._pipeline.run(request, stream=False, **run_options), 202)
-        return untraced(_GeneratedOperationsMixin.send_to_connection)(self, connection_id, body, **rest)
+        return self._send("send_to_connection", body, rest, connection_id=connection_id)
 
     @distributed_trace
     def add_connections_to_groups(  # type: ignore[override]

@@ -8,7 +8,7 @@ below replaces the generated async operations mixin, and ``patch_sdk()`` install
 async operations.
 """
 
-from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union
 
 from azure.core.async_paging import AsyncItemPaged, AsyncList
 from azure.core.pipeline import PipelineResponse
@@ -49,6 +49,23 @@ __all__ = ["_WebPubSubServiceClientOperationsMixin"]
 class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
     """The operations of :class:`~azure.messaging.webpubsubservice.aio.WebPubSubServiceClient`."""
 
+    async def _send(self, operation: str, body: Any, rest: Dict[str, Any], **targets: Any) -> None:
+        """Run one ``send_to_*``: from the memoised request when it applies, otherwise the generated operation.
+
+        :param str operation: The operation's name, e.g. ``send_to_all``.
+        :param body: The encoded message.
+        :type body: bytes or IO[bytes]
+        :param rest: The remaining call options (content type, TTL, azure-core options).
+        :type rest: dict[str, Any]
+        """
+        builder = getattr(_builders, f"build_web_pub_sub_service_{operation}_request")
+        prepared = send_request(self, builder, body, rest, **targets)
+        if prepared is not None:
+            request, run_options = prepared
+            return expect_status(await self._client._pipeline.run(request, stream=False, **run_options), 202)
+        generated: Callable[..., Awaitable[None]] = untraced(getattr(_GeneratedOperationsMixin, operation))
+        return await generated(self, message=body, **targets, **rest)
+
     @distributed_trace_async
     async def send_to_all(
         self,
@@ -82,14 +99,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        builder = _builders.build_web_pub_sub_service_send_to_all_request
-        prepared = send_request(self, builder, body, rest, excluded=excluded, filter=filter)
-        if prepared is not None:
-            request, run_options = prepared
-            return expect_status(await self._client._pipeline.run(request, stream=False, **run_options), 202)
-        return await untraced(_GeneratedOperationsMixin.send_to_all)(
-            self, body, excluded=excluded, filter=filter, **rest
-        )
+        return await self._send("send_to_all", body, rest, excluded=excluded, filter=filter)
 
     @distributed_trace_async
     async def send_to_user(
@@ -119,12 +129,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        builder = _builders.build_web_pub_sub_service_send_to_user_request
-        prepared = send_request(self, builder, body, rest, user_id=user_id, filter=filter)
-        if prepared is not None:
-            request, run_options = prepared
-            return expect_status(await self._client._pipeline.run(request, stream=False, **run_options), 202)
-        return await untraced(_GeneratedOperationsMixin.send_to_user)(self, user_id, body, filter=filter, **rest)
+        return await self._send("send_to_user", body, rest, user_id=user_id, filter=filter)
 
     @distributed_trace_async
     async def send_to_group(
@@ -157,14 +162,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        builder = _builders.build_web_pub_sub_service_send_to_group_request
-        prepared = send_request(self, builder, body, rest, group=group, excluded=excluded, filter=filter)
-        if prepared is not None:
-            request, run_options = prepared
-            return expect_status(await self._client._pipeline.run(request, stream=False, **run_options), 202)
-        return await untraced(_GeneratedOperationsMixin.send_to_group)(
-            self, group, body, excluded=excluded, filter=filter, **rest
-        )
+        return await self._send("send_to_group", body, rest, group=group, excluded=excluded, filter=filter)
 
     @distributed_trace_async
     async def send_to_connection(
@@ -191,12 +189,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        builder = _builders.build_web_pub_sub_service_send_to_connection_request
-        prepared = send_request(self, builder, body, rest, connection_id=connection_id)
-        if prepared is not None:
-            request, run_options = prepared
-            return expect_status(await self._client._pipeline.run(request, stream=False, **run_options), 202)
-        return await untraced(_GeneratedOperationsMixin.send_to_connection)(self, connection_id, body, **rest)
+        return await self._send("send_to_connection", body, rest, connection_id=connection_id)
 
     @distributed_trace_async
     async def add_connections_to_groups(  # type: ignore[override]
