@@ -12,19 +12,34 @@ What happens, step by step:
 3. The SDK then sends messages, manages groups and permissions and closes a connection. After every step we *wait* for
    exactly the deliveries we expect (with a timeout). Each client's messages arrive in order, so a message that
    should not have arrived shows up as a mismatch at the next step, and the script fails with a clear message.
-4. Finally it prints a table of what each client received and exits 0.
+4. The other half of the app: the demo's own event handler (``DemoEventHandler`` below, served as a WSGI app on a
+   local port and set as the emulator's event handler for the hub). It decides who connects (a ticket in the URL names
+   the user and the groups; a forged ticket is refused), answers a client's event, and broadcasts what the client
+   sent through the SDK. Against a real service these steps are skipped: its event handler is set on the resource.
+5. Finally it prints a table of what each client received and exits 0.
 
 Run it:  make demo      (or: .venv/bin/python samples/quickstart.py)
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from typing import Callable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from _common import JSON, RELIABLE, Frame, SampleError, WebSocketClient, check, print_table, run, service_target
 from azure.messaging.webpubsubservice import WebPubSubServiceClient, odata
+from azure.messaging.webpubsubservice.eventhandler import (
+    ConnectRequest,
+    ConnectResponse,
+    UnauthorizedError,
+    UserEventRequest,
+    WebPubSubEventHandler,
+)
+from azure.messaging.webpubsubservice.eventhandler.wsgi import WebPubSubWSGIApp
 from azure.messaging.webpubsubservice.models import WebPubSubPermission
+from event_handlers._servers import run_wsgi
 
 Cell = Union[Frame, str, None]
 rows: list[list[str]] = []
@@ -54,9 +69,46 @@ def eventually(predicate: Callable[[], bool], what: str, timeout: float = 10.0) 
         time.sleep(0.05)
 
 
+class DemoEventHandler:
+    """The demo app's event handler: the service calls it on connect and when a client sends an event."""
+
+    TICKETS = {"bob-ticket": "bob"}  # in a real app: your session store or identity provider
+
+    def __init__(self, hub: str) -> None:
+        from webpubsub_emulator import DEFAULT_ACCESS_KEY  # only used with the local emulator
+
+        self.service: Optional[WebPubSubServiceClient] = None
+        self.handler = WebPubSubEventHandler(hub, access_key=DEFAULT_ACCESS_KEY)  # verifies every event's signature
+        self.handler.on_connect(self.connect)
+        self.handler.on_event("shout")(self.shout)
+
+    def connect(self, request: ConnectRequest) -> Optional[ConnectResponse]:
+        ticket = request.query.first("ticket")
+        if ticket is None:
+            return None  # no ticket: the access token alone decides (ann, bob and carol's first connections)
+        user = self.TICKETS.get(ticket)
+        if user is None:
+            raise UnauthorizedError("unknown ticket")  # the client's handshake fails with 401
+        return ConnectResponse(user_id=user, groups=["from-handler"], subprotocol=JSON)
+
+    def shout(self, request: UserEventRequest) -> Any:
+        assert self.service is not None
+        self.service.send_to_all({"from": request.context.user_id, **request.json()})  # broadcast what they sent
+        return f"heard you, {request.context.user_id}"  # a str goes back to the sender as text
+
+
 def main() -> None:
-    with service_target("quickstart") as target:
+    local = not os.environ.get("WEBPUBSUB_CONNECTION_STRING")
+    demo = DemoEventHandler(os.environ.get("WEBPUBSUB_HUB") or "quickstart") if local else None
+    with contextlib.ExitStack() as stack:
+        handler_url = None
+        if demo is not None:
+            base_url = stack.enter_context(run_wsgi(WebPubSubWSGIApp(demo.handler)))
+            handler_url = f"{base_url}{demo.handler.path}/{{event}}"
+        target = stack.enter_context(service_target("quickstart", event_handler_url=handler_url))
         print(f"Using {target.where}, hub {target.hub!r}")
+        if handler_url is not None:
+            print(f"Event handler (this script, a WSGI app): {handler_url}")
 
         # -- 1. The server SDK client: one per hub. Create it once and reuse it; it keeps its HTTP connections open.
         with WebPubSubServiceClient.from_connection_string(target.connection_string, hub=target.hub) as service:
@@ -74,6 +126,11 @@ def main() -> None:
                 # JSON clients learn their connection id from the "connected" system message.
                 print(f"Connected: raw (ann), json (bob, {bob.connection_id}), reliable (carol, {carol.connection_id})")
                 run_steps(service, raw, bob, carol)
+                if demo is not None:
+                    demo.service = service
+                    run_event_handler_steps(service, target.emulator, raw, carol)
+                else:
+                    print("\nEvent handler steps skipped: a real service calls the handler set on the resource.")
 
     print()
     print_table(["step", "raw client (ann)", "json client (bob)", "reliable client (carol)"], rows)
@@ -209,6 +266,47 @@ def run_steps(
     # -- 11. A last broadcast: the two remaining clients get it as their very next message.
     service.send_to_all("goodbye")
     row("send_to_all text (bob gone)", raw=raw.expect_message("goodbye"), reliable=carol.expect_message("goodbye"))
+
+
+def run_event_handler_steps(
+    service: WebPubSubServiceClient, emulator: Any, raw: WebSocketClient, carol: WebSocketClient
+) -> None:
+    print("\nEvent handler steps:")
+    # -- 12. The handler decides a connect: bob comes back with a token that names nobody, plus a ticket.
+    anonymous = service.get_client_access_token()["url"]
+    with WebSocketClient(anonymous + "&ticket=bob-ticket", protocol=JSON, name="json") as bob:
+        check(bob.user_id == "bob", f"the handler should name the user bob, got {bob.user_id!r}")
+        log("connect ?ticket=bob-ticket -> the handler answered user 'bob', groups ['from-handler']")
+        row("handler connect bob (ticket)", json_client=f"connected as {bob.user_id!r}")
+        service.send_to_group("from-handler", "group set by the handler")
+        row("send_to_group from-handler", json_client=bob.expect_message("group set by the handler"))
+
+        mallory = WebSocketClient(anonymous + "&ticket=forged", protocol=JSON, name="mallory")
+        try:
+            mallory.connect()
+            raise SampleError("the handler should refuse a forged ticket")
+        except SampleError as refused:
+            check("401" in str(refused), f"expected a 401 refusal, got: {refused}")
+        finally:
+            mallory.close()
+        log("connect ?ticket=forged -> the handler raised UnauthorizedError: 401")
+        row("handler refuses a forged ticket", json_client="refused: 401")
+
+        # -- 13. A client's event: the handler answers carol and broadcasts what she sent through the SDK.
+        ack = carol.request({"type": "event", "event": "shout", "dataType": "json", "data": {"text": "hi all"}})
+        check(ack.data["success"], f"the shout event failed: {ack.describe()}")
+        shout = {"from": "carol", "text": "hi all"}
+        broadcast = carol.expect_message(shout)  # the handler broadcast before it answered, so this comes first
+        answer = carol.expect_message("heard you, carol", data_type="text")
+        log("carol sends event 'shout' {'text': 'hi all'} -> the handler answers her")
+        row("carol event shout (answered)", reliable=answer)
+        log("the handler broadcast it: send_to_all({'from': 'carol', 'text': 'hi all'})")
+        row(
+            "handler broadcasts it (SDK)",
+            raw=raw.expect_message(shout),
+            json_client=bob.expect_message(shout),
+            reliable=broadcast,
+        )
 
 
 if __name__ == "__main__":
