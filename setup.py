@@ -33,6 +33,13 @@ setup(
     extras_require={
         "aio": ["aiohttp>=3.9"],
         "identity": ["azure-identity>=1.15"],
+        # Event-handler adapters (azure.messaging.webpubsubservice.eventhandler.<adapter>): minimum framework
+        # versions only, each tested end to end (the asgi and wsgi adapters need no framework).
+        "aiohttp": ["aiohttp>=3.11"],
+        "django": ["django>=4.2"],
+        "fastapi": ["fastapi>=0.100"],
+        "flask": ["flask>=2.2"],
+        "starlette": ["starlette>=0.27"],
     },
     classifiers=[
         "Development Status :: 5 - Production/Stable",

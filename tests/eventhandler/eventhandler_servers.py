@@ -43,14 +43,23 @@ def serve_wsgi(app: Callable[..., Any]) -> Iterator[str]:
     """Serve a WSGI application with waitress (a production WSGI server that joins repeated headers)."""
     import waitress
 
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05)
-    port = server.effective_port  # type: ignore[union-attr]
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    server: Any = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+    stop = threading.Event()
+
+    def run() -> None:
+        # waitress.run() loops until interrupted; closing its sockets from another thread races with select().
+        # So the loop runs in short rounds and the server is closed from its own thread.
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+        server.close()
+        server.task_dispatcher.shutdown()
+
+    thread = threading.Thread(target=run, name="waitress", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.close()
+        stop.set()
         thread.join(STARTUP_TIMEOUT)
 
 
