@@ -229,6 +229,16 @@ class WebSocketClient:
         if not self._loop.is_running():
             self._loop.close()
 
+    def expect_refused(self, timeout: float = TIMEOUT) -> str:
+        """Connect, expecting the service to refuse the handshake; return why (e.g. ``401, message=...``)."""
+        try:
+            self.connect(timeout)
+        except SampleError as refused:
+            return str(refused)
+        finally:
+            self.close()
+        raise SampleError(f"{self.name}: the connection should have been refused")
+
     def __enter__(self) -> WebSocketClient:
         return self.connect()
 
