@@ -364,11 +364,11 @@ class WebPubSubEventHandler:
         if not keys:
             log.error("no access key available (the key source returned none): %s event refused with 401", ce_type)
         elif not signature:
-            log.warning("unsigned %s event for connection %s refused with 401", ce_type, connection_id)
+            log.warning("unsigned %s event for connection %r refused with 401", ce_type, connection_id)
         elif signature_matches(signature, connection_id, keys):
             return
         else:
-            log.warning("%s event for connection %s: bad signature, refused with 401", ce_type, connection_id)
+            log.warning("%s event for connection %r: bad signature, refused with 401", ce_type, connection_id)
         raise SignatureError("Signature verification failed.")
 
     def _route(self, request: HandlerRequest) -> Union[HandlerResponse, _Call]:
