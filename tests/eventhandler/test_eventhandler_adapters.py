@@ -212,3 +212,14 @@ def test_the_official_client_works_through_the_handler(stack: Stack) -> None:
         assert received.get(timeout=TIMEOUT).data == {"count": 1, "name": "official"}
     finally:
         client.close()
+
+
+async def test_an_asyncio_client_through_the_handler(stack: Stack) -> None:
+    from websockets.asyncio.client import connect
+
+    async with connect(stack.client_url("frank"), subprotocols=[JSON_P], open_timeout=TIMEOUT) as ws:
+        hello = json.loads(await ws.recv())
+        assert hello["event"] == "connected" and hello["userId"] == "frank"
+        await ws.send(json.dumps({"type": "event", "event": "count", "dataType": "text", "data": "t", "ackId": 1}))
+        assert json.loads(await ws.recv())["data"] == {"count": 1, "name": "frank"}
+        assert json.loads(await ws.recv()) == {"type": "ack", "ackId": 1, "success": True}
