@@ -28,6 +28,7 @@ __all__ = [
     "REFUSALS",
     "Refusal",
     "accept",
+    "assign_client_id",
     "check_connect",
     "granted_session_expiry",
     "refusal_for_error",
@@ -162,29 +163,30 @@ def granted_session_expiry(connect: Connect, keep_window: float = KEEP_WINDOW) -
     return min(float(connect.properties.session_expiry_interval or 0), keep_window)
 
 
+def assign_client_id() -> str:
+    """A fresh client id for a 5.0 CONNECT that left it empty (32 hex characters)."""
+    return secrets.token_hex(16)
+
+
 def accept(
     connect: Connect,
+    client_id: str,
     *,
     session_present: bool,
     keep_window: float = KEEP_WINDOW,
     user_properties: Optional[List[Tuple[str, str]]] = None,
-    new_client_id: Callable[[], str] = lambda: secrets.token_hex(16),
-) -> Tuple[Connack, str]:
-    """The accepting CONNACK and the client id in force (assigned when a 5.0 CONNECT left it empty).
+) -> Connack:
+    """The accepting CONNACK for ``connect``, whose session has ``client_id`` (assigned when it was empty).
 
     5.0 CONNACKs announce Retain Available 0, Maximum Packet Size 1 MiB, the Assigned Client Identifier, the
     Session Expiry Interval when it was capped, and the upstream's user properties.
     """
-    client_id = connect.client_id
     if connect.protocol_level == MQTT_311:
-        return Connack(0, session_present), client_id
+        return Connack(0, session_present)
     props = Properties(retain_available=0, maximum_packet_size=MAX_PACKET_SIZE)
-    if not client_id:
-        client_id = new_client_id()
+    if not connect.client_id:
         props.assigned_client_identifier = client_id
-    asked = connect.properties.session_expiry_interval or 0
-    granted = granted_session_expiry(connect, keep_window)
-    if asked > granted:
-        props.session_expiry_interval = int(granted)
+    if (connect.properties.session_expiry_interval or 0) > granted_session_expiry(connect, keep_window):
+        props.session_expiry_interval = int(granted_session_expiry(connect, keep_window))
     props.user_properties = list(user_properties or ())
-    return Connack(0, session_present, props), client_id
+    return Connack(0, session_present, props)

@@ -49,6 +49,10 @@ class Message:
     user_properties: Tuple[Tuple[str, str], ...] = field(default=())
     sender: Optional[str] = None
 
+    def web_payload(self) -> Payload:
+        """The payload Web PubSub receivers get (:func:`payload_for`)."""
+        return payload_for(self.payload, self.content_type)
+
     @classmethod
     def from_payload(
         cls, topic: str, payload: Payload, *, qos: int = 1, ttl: Optional[float] = None, now: float = 0.0
@@ -103,25 +107,23 @@ def expiry_interval(expires_at: Optional[float], now: float) -> Optional[int]:
     return max(1, math.ceil(expires_at - now))
 
 
-def ttl_seconds(publish: Publish) -> Optional[int]:
-    """The Web PubSub TTL of a client's PUBLISH: its Message Expiry Interval, 0 counting as 1 s; None for none."""
-    interval = publish.properties.message_expiry_interval
-    return None if interval is None else max(1, interval)
+def ttl_seconds(message: Message, now: float) -> Optional[int]:
+    """The Web PubSub TTL of an MQTT message: the seconds left of its expiry (0 counting as 1 s); None for none."""
+    return expiry_interval(message.expires_at, now)
 
 
-def payload_for(publish: Publish) -> Payload:
+def payload_for(payload: bytes, content_type: Optional[str]) -> Payload:
     """The payload Web PubSub (JSON and raw) receivers get, by the 5.0 Content Type's media type.
 
     ``text/plain`` → text and ``application/json`` → json when the bytes are valid UTF-8 / JSON; everything else
     (no Content Type, all of 3.1.1, other types, or bytes that do not fit) → binary, bytes intact.
     """
-    content_type = publish.properties.content_type
     media = content_type.split(";", 1)[0].strip().lower() if content_type else ""
     data_type = _DATA_TYPES.get(media)
     if data_type is not None:
         try:
-            text = publish.payload.decode("utf-8")
+            text = payload.decode("utf-8")
             return Payload.text(text) if data_type == "text" else Payload.json_text(text)
         except ValueError:  # UnicodeDecodeError and JSON errors alike
             pass
-    return Payload.binary(publish.payload)
+    return Payload.binary(payload)

@@ -30,23 +30,23 @@ HEADER_PREFIX = "mqtt-"
 
 R = ReasonCode
 C = ConnackReturnCode
+_BAD_LOGIN = (C.BAD_USER_NAME_OR_PASSWORD, R.BAD_USER_NAME_OR_PASSWORD)
+_NOT_AUTHORIZED = (C.NOT_AUTHORIZED, R.NOT_AUTHORIZED)
+_UNAVAILABLE = (C.SERVER_UNAVAILABLE, R.UNSPECIFIED_ERROR)
 
 # HTTP status -> (MQTT codes the handler SDKs read as this status (3.1.1, 5.0),
 #                 the CONNACK for this status when the answer has no usable mqtt code (3.1.1, 5.0)).
 STATUS_CODES: Dict[int, Tuple[Tuple[Tuple[int, ...], Tuple[int, ...]], Tuple[int, int]]] = {
-    400: (
-        ((1, 2), (0x81, 0x83, 0x84, 0x85, 0x8C, 0x90, 0x95, 0x99, 0x9A, 0x9B)),
-        (C.BAD_USER_NAME_OR_PASSWORD, R.BAD_USER_NAME_OR_PASSWORD),
-    ),
-    401: (((4, 5), (0x86, 0x87)), (C.NOT_AUTHORIZED, R.NOT_AUTHORIZED)),
-    403: (((), (0x8A,)), (C.NOT_AUTHORIZED, R.NOT_AUTHORIZED)),
-    429: (((), (0x97, 0x9F)), (C.SERVER_UNAVAILABLE, R.UNSPECIFIED_ERROR)),
-    500: (((), (0x80, 0x88, 0x89, 0x9C, 0x9D)), (C.SERVER_UNAVAILABLE, R.UNSPECIFIED_ERROR)),
-    503: (((3,), ()), (C.SERVER_UNAVAILABLE, R.UNSPECIFIED_ERROR)),
+    400: (((1, 2), (0x81, 0x83, 0x84, 0x85, 0x8C, 0x90, 0x95, 0x99, 0x9A, 0x9B)), _BAD_LOGIN),
+    401: (((4, 5), (0x86, 0x87)), _NOT_AUTHORIZED),
+    403: (((), (0x8A,)), _NOT_AUTHORIZED),
+    429: (((), (0x97, 0x9F)), _UNAVAILABLE),
+    500: (((), (0x80, 0x88, 0x89, 0x9C, 0x9D)), _UNAVAILABLE),
+    503: (((3,), ()), _UNAVAILABLE),
 }
 """§9.4 in one table: HTTP status ↔ MQTT codes, and the fallback CONNACK per status."""
 
-_FALLBACK = (C.SERVER_UNAVAILABLE, R.UNSPECIFIED_ERROR)  # other status, timeout, unreachable, invalid answer
+_FALLBACK = _UNAVAILABLE  # other status, timeout, unreachable, invalid answer
 
 
 def status_for_code(code: int, version: int) -> int:
