@@ -142,14 +142,17 @@ def connects(draw: Any, version: int) -> Connect:
 @st.composite
 def publishes(draw: Any, version: int, *, from_client: bool) -> Publish:
     level = draw(qos)
+    props = draw(
+        _props(version, PacketType.PUBLISH, repeat_subscription_ids=True, exclude=_client_excludes(from_client))
+    )
     return Publish(
-        draw(texts),
+        draw(texts if props.topic_alias is not None else texts.filter(bool)),
         draw(blobs),
         level,
         draw(st.booleans()),
         draw(st.booleans()) if level else False,
         draw(packet_ids) if level else None,
-        draw(_props(version, PacketType.PUBLISH, repeat_subscription_ids=True, exclude=_client_excludes(from_client))),
+        props,
     )
 
 
@@ -194,10 +197,9 @@ def _reason_packet(cls: Any, version: int) -> st.SearchStrategy[Packet]:
     return st.builds(cls, _code(version, cls.TYPE), _props(version, cls.TYPE))
 
 
-def client_packets(version: int) -> st.SearchStrategy[Packet]:
-    """Every packet type a client sends, valid for ``version``."""
+def client_packets(version: int, *, connect: bool = True) -> st.SearchStrategy[Packet]:
+    """Every packet type a client sends, valid for ``version`` (CONNECT only when ``connect``)."""
     options = [
-        connects(version),
         publishes(version, from_client=True),
         _acks(Puback, version),
         _acks(Pubrec, version),
@@ -215,6 +217,8 @@ def client_packets(version: int) -> st.SearchStrategy[Packet]:
     ]
     if version == MQTT_5:
         options.append(_reason_packet(Auth, version))
+    if connect:
+        options.append(connects(version))
     return st.one_of(options)
 
 

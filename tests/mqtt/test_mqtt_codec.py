@@ -118,6 +118,8 @@ VECTORS = [
     (MQTT_5, SERVER, "e0018e", Disconnect(0x8E)),
     (MQTT_5, SERVER, "e0068e041f000178", Disconnect(0x8E, Properties(reason_string="x"))),
     (MQTT_5, CLIENT, "f00618041500016d", Auth(0x18, Properties(authentication_method="m"))),
+    (MQTT_5, SERVER, "f0021900", Auth(0x19)),
+    (MQTT_5, SERVER, "f000", Auth()),
 ]
 
 
@@ -187,6 +189,8 @@ MALFORMED = [
     ("string with invalid UTF-8", MQTT_311, CLIENT, "30040002c328", 0x81),
     ("string with an encoded surrogate", MQTT_311, CLIENT, "30050003eda080", 0x81),
     ("string with U+0000", MQTT_311, CLIENT, "300400026100", 0x81),
+    ("empty topic name", MQTT_311, CLIENT, "30020000", 0x82),
+    ("5.0 empty topic name without a Topic Alias", MQTT_5, CLIENT, "3003000000", 0x82),
     ("string longer than the packet", MQTT_311, CLIENT, "3003000561", 0x81),
     ("packet ends before the packet id", MQTT_311, CLIENT, "320400016100", 0x81),
     ("unknown property", MQTT_5, CLIENT, "3006000161017f00", 0x81),

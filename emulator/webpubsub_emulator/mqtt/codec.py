@@ -215,6 +215,8 @@ def _decode_publish(r: Reader, flags: int, version: int, from_client: bool) -> P
     properties = _props(r, version, T.PUBLISH)
     if from_client and properties.subscription_identifiers:
         raise MqttError.protocol_error("a client PUBLISH carries a Subscription Identifier", version=version)
+    if not topic and properties.topic_alias is None:
+        raise MqttError.protocol_error("empty topic name without a Topic Alias", version=version)
     return Publish(topic, r.rest(), qos, retain, dup, packet_id, properties)
 
 
@@ -361,8 +363,10 @@ def _encode_reason(p: Disconnect | Auth, version: int) -> Tuple[int, bytes]:
     _write_code(p.code, version, p.TYPE)
     if version == MQTT_311:
         return 0, b""
-    if p.properties.is_empty():
-        return 0, bytes((p.code,)) if p.code else b""
+    if p.properties.is_empty() and not p.code:
+        return 0, b""
+    if p.properties.is_empty() and isinstance(p, Disconnect):  # only DISCONNECT may omit the property length
+        return 0, bytes((p.code,))
     return 0, bytes((p.code,)) + write_properties(p.properties, p.TYPE)
 
 

@@ -26,7 +26,7 @@ from .wire import (
     write_vbi,
 )
 
-__all__ = ["PROPERTIES", "WILL", "Properties", "PropertySpec", "read_properties", "write_properties"]
+__all__ = ["PROPERTIES", "WILL", "Properties", "PropertySpec", "PropertyType", "read_properties", "write_properties"]
 
 WILL = 0
 """The carrier key of the will properties inside CONNECT (0 is no packet type)."""
@@ -43,18 +43,21 @@ _EVERY = frozenset(
 )
 
 
-class _Kind(NamedTuple):
+class PropertyType(NamedTuple):
+    """A property's data type: its name in the standard's terms, its reader and its writer."""
+
+    name: str
     read: Callable[[Reader], Any]
     write: Callable[[Any], bytes]
 
 
-_BYTE = _Kind(Reader.u8, lambda v: bytes((v,)))
-_TWO = _Kind(Reader.u16, write_u16)
-_FOUR = _Kind(Reader.u32, write_u32)
-_VBI = _Kind(Reader.vbi, write_vbi)
-_UTF8 = _Kind(Reader.utf8, write_utf8)
-_BINARY = _Kind(Reader.binary, write_binary)
-_PAIR = _Kind(Reader.pair, write_pair)
+_BYTE = PropertyType("byte", Reader.u8, lambda v: bytes((v,)))
+_TWO = PropertyType("two-byte integer", Reader.u16, write_u16)
+_FOUR = PropertyType("four-byte integer", Reader.u32, write_u32)
+_VBI = PropertyType("variable byte integer", Reader.vbi, write_vbi)
+_UTF8 = PropertyType("UTF-8 string", Reader.utf8, write_utf8)
+_BINARY = PropertyType("binary data", Reader.binary, write_binary)
+_PAIR = PropertyType("UTF-8 string pair", Reader.pair, write_pair)
 
 
 def _flag(value: int) -> bool:
@@ -74,7 +77,7 @@ class PropertySpec(NamedTuple):
 
     identifier: int
     name: str  #: the :class:`Properties` attribute
-    kind: _Kind
+    kind: PropertyType
     carriers: FrozenSet[int]  #: packet types (and :data:`WILL`) that may carry it
     check: Optional[Callable[[int], bool]] = None  #: a value test; False is a protocol error
 

@@ -145,9 +145,9 @@ class PublishDecision(NamedTuple):
     code: int
 
 
-# PUBLISH problems that close the connection, checked first, in order: (test, 5.0 DISCONNECT code).
+# PUBLISH problems that close the connection, checked first, in order: (test, 5.0 DISCONNECT code). (An empty
+# topic without a Topic Alias never gets here: the codec refuses it.)
 _CLOSING = (
-    (lambda p, v: not p.topic, R.PROTOCOL_ERROR),
     (lambda p, v: "+" in p.topic or "#" in p.topic, R.TOPIC_NAME_INVALID),
     (lambda p, v: p.properties.topic_alias is not None, R.TOPIC_ALIAS_INVALID),
     (lambda p, v: p.retain and v == MQTT_5, R.RETAIN_NOT_SUPPORTED),
