@@ -122,7 +122,7 @@ def _code(version: int, kind: PacketType) -> st.SearchStrategy[int]:
 def connects(draw: Any, version: int) -> Connect:
     will = None
     if draw(st.booleans()):
-        will = Will(draw(texts), draw(blobs), draw(qos), draw(st.booleans()), draw(_props(version, WILL)))
+        will = Will(draw(texts.filter(bool)), draw(blobs), draw(qos), draw(st.booleans()), draw(_props(version, WILL)))
     username = draw(st.none() | texts)
     password = draw(st.none() | blobs)
     if version == MQTT_311 and username is None:
