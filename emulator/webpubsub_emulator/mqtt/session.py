@@ -456,9 +456,9 @@ class MqttSession:
 
     def _attach(self, event: Attach) -> List[Action]:
         actions: List[Action] = []
+        resumed = self.state is not S.NEW
         if self.state is S.ONLINE:
             actions += self._drop(*END_CAUSES["takeover"][:3], keep=True)
-        resumed = self.state is S.OFFLINE
         connect = event.connect
         self.state = S.ONLINE
         self.connection = event.connection
