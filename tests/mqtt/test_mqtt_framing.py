@@ -138,3 +138,18 @@ def test_a_client_side_buffer_takes_server_packets() -> None:
 
     buffer = PacketBuffer(MQTT_311, from_client=False)
     assert buffer.feed(encode(Connack(0, True), MQTT_311)) == [Connack(0, True)]
+
+
+def test_what_waits_unread_is_bounded() -> None:
+    buffer = PacketBuffer(MQTT_311, max_packet_size=100)
+    assert buffer.max_buffered == 200
+    for _ in range(50):
+        buffer.append(encode(Pingreq(), MQTT_311))  # 100 bytes, not taken
+    with pytest.raises(MqttError) as info:
+        buffer.append(b"\xc0" * 101)
+    assert (info.value.code, info.value.status) == (0x97, 1008)
+    with pytest.raises(MqttError):
+        buffer.next_packet()
+    drained = PacketBuffer(MQTT_311, max_packet_size=100)
+    for _ in range(1000):  # feed() takes every packet as it goes: never over the bound
+        assert drained.feed(encode(Pingreq(), MQTT_311) * 50) == [Pingreq()] * 50

@@ -4,7 +4,7 @@ what it writes back. Collected on CPython >= 3.11 only (see conftest.py)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any
 
 import mqtt5
 from hypothesis import given
@@ -34,6 +34,7 @@ from webpubsub_emulator.mqtt import (
     decode_packet,
     encode,
 )
+from webpubsub_emulator.mqtt.properties import PROPERTIES
 
 # Per packet, the properties mqtt5 treats as absent when they hold the standard's default (it never writes them).
 _DEFAULTS = {
@@ -75,16 +76,54 @@ def normalized(packet: Packet) -> Packet:
     return packet
 
 
-def _user(m: Any) -> list:
-    return [tuple(p) for p in m.user_properties]
+# Our property name -> mqtt5's attribute name, where they differ.
+_ATTRS = {
+    "request_problem_information": "request_problem_info",
+    "request_response_information": "request_response_info",
+    "receive_maximum": "receive_max",
+    "topic_alias_maximum": "topic_alias_max",
+    "maximum_packet_size": "max_packet_size",
+    "maximum_qos": "max_qos",
+    "assigned_client_identifier": "assigned_client_id",
+    "response_information": "response_info",
+    "reason_string": "reason_str",
+    "subscription_identifier_available": "subscription_id_available",
+    "subscription_identifiers": "subscription_ids",
+}
+_MAX_QOS_DEFAULT = 2  # mqtt5's CONNACK Maximum QoS when absent
 
 
-def _opt(value: Any, default: Any) -> Any:
-    return None if value == default else value
+def _properties(m: Any, carrier: str) -> Properties:
+    """The properties of mqtt5 object ``m`` (a packet or a will) as ours; its defaults become absent."""
+    props = Properties()
+    defaults = {**_DEFAULTS.get(carrier, {}), "maximum_qos": _MAX_QOS_DEFAULT}
+    for spec in PROPERTIES:
+        attr = _ATTRS.get(spec.name, spec.name)
+        if spec.name == "subscription_identifiers" and carrier == "SUBSCRIBE":
+            attr = "subscription_id"
+        if not hasattr(m, attr):
+            continue
+        value = getattr(m, attr)
+        if spec.name == "user_properties":
+            props.user_properties = [tuple(pair) for pair in value]
+        elif spec.name == "subscription_identifiers":
+            props.subscription_identifiers = (
+                list(value) if isinstance(value, list) else [] if value is None else [value]
+            )
+        else:
+            value = int(value) if isinstance(value, int) else value  # bools and enums as plain ints
+            if value is not None and value != defaults.get(spec.name):
+                setattr(props, spec.name, value)
+    return props
 
 
-def _int(value: Any) -> Optional[int]:
-    return None if value is None else int(value)
+_ACKS = {
+    mqtt5.PubAckPacket: Puback,
+    mqtt5.PubRecPacket: Pubrec,
+    mqtt5.PubRelPacket: Pubrel,
+    mqtt5.PubCompPacket: Pubcomp,
+}
+_REASON_ONLY = {mqtt5.DisconnectPacket: Disconnect, mqtt5.AuthPacket: Auth}
 
 
 def ours(m: Any) -> Packet:
@@ -93,133 +132,30 @@ def ours(m: Any) -> Packet:
         will = None
         if m.will is not None:
             w = m.will
-            will = Will(
-                w.topic,
-                w.payload or b"",
-                int(w.qos),
-                w.retain,
-                Properties(
-                    payload_format_indicator=_opt(w.payload_format_indicator, 0),
-                    message_expiry_interval=w.message_expiry_interval,
-                    content_type=w.content_type,
-                    response_topic=w.response_topic,
-                    correlation_data=w.correlation_data,
-                    will_delay_interval=_opt(w.will_delay_interval, 0),
-                    user_properties=[tuple(p) for p in w.user_properties],
-                ),
-            )
-        return Connect(
-            m.client_id,
-            MQTT_5,
-            m.clean_start,
-            m.keep_alive,
-            will,
-            m.username,
-            m.password,
-            Properties(
-                session_expiry_interval=_opt(m.session_expiry_interval, 0),
-                authentication_method=m.authentication_method,
-                authentication_data=m.authentication_data,
-                request_problem_information=_opt(int(m.request_problem_info), 1),
-                request_response_information=_opt(int(m.request_response_info), 0),
-                receive_maximum=_opt(m.receive_max, 65535),
-                topic_alias_maximum=_opt(m.topic_alias_max, 0),
-                maximum_packet_size=m.max_packet_size,
-                user_properties=_user(m),
-            ),
-        )
+            will = Will(w.topic, w.payload or b"", int(w.qos), w.retain, _properties(w, "WILL"))
+        props = _properties(m, "CONNECT")
+        return Connect(m.client_id, MQTT_5, m.clean_start, m.keep_alive, will, m.username, m.password, props)
     if isinstance(m, mqtt5.ConnAckPacket):
-        return Connack(
-            int(m.reason_code),
-            m.session_present,
-            Properties(
-                session_expiry_interval=m.session_expiry_interval,
-                assigned_client_identifier=m.assigned_client_id,
-                server_keep_alive=m.server_keep_alive,
-                authentication_method=m.authentication_method,
-                authentication_data=m.authentication_data,
-                response_information=m.response_info,
-                server_reference=m.server_reference,
-                reason_string=m.reason_str,
-                receive_maximum=_opt(m.receive_max, 65535),
-                topic_alias_maximum=_opt(m.topic_alias_max, 0),
-                maximum_qos=_opt(int(m.max_qos), 2),
-                retain_available=_opt(int(m.retain_available), 1),
-                maximum_packet_size=m.max_packet_size,
-                wildcard_subscription_available=_opt(int(m.wildcard_subscription_available), 1),
-                subscription_identifier_available=_opt(int(m.subscription_id_available), 1),
-                shared_subscription_available=_opt(int(m.shared_subscription_available), 1),
-                user_properties=_user(m),
-            ),
-        )
+        return Connack(int(m.reason_code), m.session_present, _properties(m, "CONNACK"))
     if isinstance(m, mqtt5.PublishPacket):
-        return Publish(
-            m.topic,
-            m.payload,
-            int(m.qos),
-            m.retain,
-            m.duplicate,
-            m.packet_id,
-            Properties(
-                payload_format_indicator=_opt(m.payload_format_indicator, 0),
-                message_expiry_interval=m.message_expiry_interval,
-                content_type=m.content_type,
-                response_topic=m.response_topic,
-                correlation_data=m.correlation_data,
-                subscription_identifiers=list(m.subscription_ids),
-                topic_alias=m.topic_alias,
-                user_properties=_user(m),
-            ),
-        )
-    acks = {
-        mqtt5.PubAckPacket: Puback,
-        mqtt5.PubRecPacket: Pubrec,
-        mqtt5.PubRelPacket: Pubrel,
-        mqtt5.PubCompPacket: Pubcomp,
-    }
-    for cls, our in acks.items():
-        if isinstance(m, cls):
-            return our(
-                m.packet_id, int(m.reason_code), Properties(reason_string=m.reason_str, user_properties=_user(m))
-            )
+        props = _properties(m, "PUBLISH")
+        return Publish(m.topic, m.payload, int(m.qos), m.retain, m.duplicate, m.packet_id, props)
+    if type(m) in _ACKS:
+        return _ACKS[type(m)](m.packet_id, int(m.reason_code), _properties(m, "ACK"))  # type: ignore[no-any-return]
     if isinstance(m, mqtt5.SubscribePacket):
         subs = [
             Subscription(f.pattern, int(f.max_qos), f.no_local, f.retain_as_published, int(f.retain_handling))
             for f in m.topic_filters
         ]
-        ids = [] if m.subscription_id is None else [m.subscription_id]
-        return Subscribe(m.packet_id, subs, Properties(subscription_identifiers=ids, user_properties=_user(m)))
+        return Subscribe(m.packet_id, subs, _properties(m, "SUBSCRIBE"))
     if isinstance(m, (mqtt5.SubAckPacket, mqtt5.UnsubAckPacket)):
         cls = Suback if isinstance(m, mqtt5.SubAckPacket) else Unsuback
-        codes = [int(c) for c in m.reason_codes]
-        return cls(m.packet_id, codes, Properties(reason_string=m.reason_str, user_properties=_user(m)))
+        return cls(m.packet_id, [int(c) for c in m.reason_codes], _properties(m, "ACK"))
     if isinstance(m, mqtt5.UnsubscribePacket):
-        return Unsubscribe(m.packet_id, list(m.patterns), Properties(user_properties=_user(m)))
-    if isinstance(m, mqtt5.PingReqPacket):
-        return Pingreq()
-    if isinstance(m, mqtt5.PingRespPacket):
-        return Pingresp()
-    if isinstance(m, mqtt5.DisconnectPacket):
-        return Disconnect(
-            int(m.reason_code),
-            Properties(
-                session_expiry_interval=m.session_expiry_interval,
-                server_reference=m.server_reference,
-                reason_string=m.reason_str,
-                user_properties=_user(m),
-            ),
-        )
-    if isinstance(m, mqtt5.AuthPacket):
-        return Auth(
-            int(m.reason_code),
-            Properties(
-                authentication_method=m.authentication_method,
-                authentication_data=m.authentication_data,
-                reason_string=m.reason_str,
-                user_properties=_user(m),
-            ),
-        )
-    raise AssertionError(f"unexpected mqtt5 packet {m!r}")
+        return Unsubscribe(m.packet_id, list(m.patterns), _properties(m, "UNSUBSCRIBE"))
+    if type(m) in _REASON_ONLY:
+        return _REASON_ONLY[type(m)](int(m.reason_code), _properties(m, "REASON"))  # type: ignore[no-any-return]
+    return {mqtt5.PingReqPacket: Pingreq, mqtt5.PingRespPacket: Pingresp}[type(m)]()  # type: ignore[no-any-return]
 
 
 def _cross_check(packet: Packet, from_client: bool) -> None:

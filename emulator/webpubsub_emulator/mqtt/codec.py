@@ -33,6 +33,8 @@ from .packets import (
     Unsubscribe,
     Will,
     _Ack,
+    _CodesAck,
+    _ReasonOnly,
 )
 from .properties import WILL, Properties, read_properties, write_properties
 from .wire import Reader, read_vbi_prefix, write_binary, write_u16, write_utf8, write_vbi
@@ -118,6 +120,17 @@ def _reason(reader: Reader, kind: PacketType, version: int) -> int:
     if code not in allowed_reason_codes(kind, version):
         raise MqttError.malformed(f"reason code 0x{code:02X} is not valid in {kind.name}", version=version)
     return code
+
+
+def _reason_and_properties(r: Reader, kind: PacketType, version: int) -> Tuple[int, Properties]:
+    """The rest of a 5.0 ack or DISCONNECT/AUTH: a reason code and properties, each omittable from the end."""
+    code, properties = 0, Properties()
+    if version == MQTT_5 and r.remaining:
+        code = _reason(r, kind, version)
+        if r.remaining:
+            properties = read_properties(r, kind)
+    r.expect_end(kind.name)
+    return code, properties
 
 
 def _check_qos(qos: int, what: str, version: Optional[int]) -> int:
@@ -234,13 +247,7 @@ def _encode_publish(p: Publish, version: int) -> Tuple[int, bytes]:
 def _ack_decoder(cls: Type[_Ack]) -> Callable[[Reader, int, int, bool], Packet]:
     def decode_ack(r: Reader, flags: int, version: int, from_client: bool) -> Packet:
         packet_id = _packet_id(r)
-        code, properties = 0, Properties()
-        if version == MQTT_5 and r.remaining:
-            code = _reason(r, cls.TYPE, version)
-            if r.remaining:
-                properties = read_properties(r, cls.TYPE)
-        r.expect_end(cls.TYPE.name)
-        return cls(packet_id, code, properties)  # type: ignore[return-value]
+        return cls(packet_id, *_reason_and_properties(r, cls.TYPE, version))  # type: ignore[return-value]
 
     return decode_ack
 
@@ -291,7 +298,7 @@ def _encode_subscribe(p: Subscribe, version: int) -> Tuple[int, bytes]:
     return _FLAGS[T.SUBSCRIBE], bytes(body)
 
 
-def _codes_decoder(cls: Type[Suback] | Type[Unsuback]) -> Callable[[Reader, int, int, bool], Packet]:
+def _codes_decoder(cls: Type[_CodesAck]) -> Callable[[Reader, int, int, bool], Packet]:
     def decode_codes(r: Reader, flags: int, version: int, from_client: bool) -> Packet:
         packet_id = _packet_id(r)
         properties = _props(r, version, cls.TYPE)
@@ -302,12 +309,12 @@ def _codes_decoder(cls: Type[Suback] | Type[Unsuback]) -> Callable[[Reader, int,
             if not codes:
                 raise MqttError.malformed(f"{cls.TYPE.name} without a reason code", version=version)
         r.expect_end(cls.TYPE.name)
-        return cls(packet_id, codes, properties)
+        return cls(packet_id, codes, properties)  # type: ignore[return-value]
 
     return decode_codes
 
 
-def _encode_codes(p: Suback | Unsuback, version: int) -> Tuple[int, bytes]:
+def _encode_codes(p: _CodesAck, version: int) -> Tuple[int, bytes]:
     codes = p.codes if isinstance(p, Suback) or version == MQTT_5 else []
     return 0, write_u16(p.packet_id) + _wprops(p.properties, version, p.TYPE) + bytes(codes)
 
@@ -346,20 +353,14 @@ def _encode_empty(p: Pingreq | Pingresp, version: int) -> Tuple[int, bytes]:
     return 0, b""
 
 
-def _reason_decoder(cls: Type[Disconnect] | Type[Auth]) -> Callable[[Reader, int, int, bool], Packet]:
+def _reason_decoder(cls: Type[_ReasonOnly]) -> Callable[[Reader, int, int, bool], Packet]:
     def decode_reason(r: Reader, flags: int, version: int, from_client: bool) -> Packet:
-        code, properties = 0, Properties()
-        if version == MQTT_5 and r.remaining:
-            code = _reason(r, cls.TYPE, version)
-            if r.remaining:
-                properties = read_properties(r, cls.TYPE)
-        r.expect_end(cls.TYPE.name)
-        return cls(code, properties)
+        return cls(*_reason_and_properties(r, cls.TYPE, version))  # type: ignore[return-value]
 
     return decode_reason
 
 
-def _encode_reason(p: Disconnect | Auth, version: int) -> Tuple[int, bytes]:
+def _encode_reason(p: _ReasonOnly, version: int) -> Tuple[int, bytes]:
     _write_code(p.code, version, p.TYPE)
     if version == MQTT_311:
         return 0, b""

@@ -14,6 +14,7 @@ from .codes import ReasonCode
 __all__ = [
     "CLOSE_MESSAGE_TOO_BIG",
     "CLOSE_NORMAL",
+    "CLOSE_POLICY",
     "CLOSE_PROTOCOL_ERROR",
     "CLOSE_UNSUPPORTED_DATA",
     "MqttError",
@@ -25,6 +26,8 @@ CLOSE_PROTOCOL_ERROR = 1002
 """WebSocket close code for malformed packets and protocol errors."""
 CLOSE_UNSUPPORTED_DATA = 1003
 """WebSocket close code for a text frame (MQTT travels in binary frames only)."""
+CLOSE_POLICY = 1008
+"""WebSocket close code for a policy problem (a refused QoS 0 PUBLISH, a client that will not let us read)."""
 CLOSE_MESSAGE_TOO_BIG = 1009
 """WebSocket close code for a packet over the size limit."""
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Iterator, List, Optional
 
 from .codec import decode
-from .errors import MqttError
+from .codes import ReasonCode
+from .errors import CLOSE_POLICY, MqttError
 from .packets import Packet
 from .wire import read_vbi_prefix
 
@@ -26,14 +27,23 @@ class PacketBuffer:
     :param version: the protocol level, None until a CONNECT sets it (then only CONNECT is accepted).
     :param max_packet_size: the largest packet, fixed header included.
     :param from_client: True on the server side (the packets come from a client).
+    :param max_buffered: the most bytes held at once (default: a partial packet plus a full frame, 2 MiB); an
+        adapter that drains with :meth:`feed` never reaches it, one that stops taking packets (while a CONNECT is
+        being decided) must stop reading frames too.
     """
 
     def __init__(
-        self, version: Optional[int] = None, *, max_packet_size: int = MAX_PACKET_SIZE, from_client: bool = True
+        self,
+        version: Optional[int] = None,
+        *,
+        max_packet_size: int = MAX_PACKET_SIZE,
+        from_client: bool = True,
+        max_buffered: Optional[int] = None,
     ) -> None:
         self.version = version
         self.max_packet_size = max_packet_size
         self.from_client = from_client
+        self.max_buffered = 2 * max_packet_size if max_buffered is None else max_buffered
         self._data = bytearray()
         self._failed: Optional[MqttError] = None
 
@@ -50,6 +60,15 @@ class PacketBuffer:
     def append(self, frame: bytes) -> None:
         """Add bytes without decoding (take packets with :meth:`packets` or :meth:`next_packet`)."""
         if self._failed is not None:
+            raise self._failed
+        if len(self._data) + len(frame) > self.max_buffered:
+            self._data.clear()
+            self._failed = MqttError(
+                ReasonCode.QUOTA_EXCEEDED,
+                f"more than {self.max_buffered} bytes wait to be read",
+                status=CLOSE_POLICY,
+                version=self.version,
+            )
             raise self._failed
         self._data += frame
 

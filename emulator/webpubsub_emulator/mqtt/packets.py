@@ -143,13 +143,18 @@ class Subscribe:
 
 
 @dataclass
-class Suback:
+class _CodesAck:
+    TYPE: ClassVar[PacketType]
+    packet_id: int
+    codes: List[int] = field(default_factory=list)
+    properties: Properties = field(default_factory=Properties)
+
+
+@dataclass
+class Suback(_CodesAck):
     """SUBACK: one code per filter (granted QoS or a failure code)."""
 
     TYPE: ClassVar[PacketType] = PacketType.SUBACK
-    packet_id: int
-    codes: List[int]
-    properties: Properties = field(default_factory=Properties)
 
 
 @dataclass
@@ -163,13 +168,10 @@ class Unsubscribe:
 
 
 @dataclass
-class Unsuback:
+class Unsuback(_CodesAck):
     """UNSUBACK: 5.0 has one code per filter, 3.1.1 none (``codes`` stays empty)."""
 
     TYPE: ClassVar[PacketType] = PacketType.UNSUBACK
-    packet_id: int
-    codes: List[int] = field(default_factory=list)
-    properties: Properties = field(default_factory=Properties)
 
 
 @dataclass
@@ -187,21 +189,24 @@ class Pingresp:
 
 
 @dataclass
-class Disconnect:
-    """DISCONNECT (3.1.1: client only and without fields)."""
-
-    TYPE: ClassVar[PacketType] = PacketType.DISCONNECT
+class _ReasonOnly:
+    TYPE: ClassVar[PacketType]
     code: int = 0
     properties: Properties = field(default_factory=Properties)
 
 
 @dataclass
-class Auth:
+class Disconnect(_ReasonOnly):
+    """DISCONNECT (3.1.1: client only and without fields)."""
+
+    TYPE: ClassVar[PacketType] = PacketType.DISCONNECT
+
+
+@dataclass
+class Auth(_ReasonOnly):
     """AUTH (5.0 enhanced authentication; decoded so that it can be refused)."""
 
     TYPE: ClassVar[PacketType] = PacketType.AUTH
-    code: int = 0
-    properties: Properties = field(default_factory=Properties)
 
 
 Packet = Union[

@@ -44,7 +44,7 @@ from ..roles import SEND_TO_GROUP, PermissionState
 from .codec import encode
 from .codes import MQTT_5, ReasonCode
 from .connect import KEEP_WINDOW, accept, granted_session_expiry
-from .errors import CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, MqttError
+from .errors import CLOSE_NORMAL, CLOSE_POLICY, CLOSE_PROTOCOL_ERROR, MqttError
 from .messages import Message
 from .packets import (
     Auth,
@@ -70,7 +70,6 @@ from .upstream import Disconnection, disconnected_body, event_content_type, even
 
 __all__ = [
     "CLOSE_GOING_AWAY",
-    "CLOSE_POLICY",
     "END_CAUSES",
     "MAX_QUEUED_BYTES",
     "MAX_QUEUED_MESSAGES",
@@ -107,8 +106,6 @@ MAX_QUEUED_BYTES = 16 * 1024 * 1024
 """Payload bytes queued per session; newer messages are dropped."""
 CLOSE_GOING_AWAY = 1001
 """WebSocket close code at shutdown."""
-CLOSE_POLICY = 1008
-"""WebSocket close code after a refused QoS 0 PUBLISH (a permission, not a protocol, problem)."""
 _MAX_ID = 65535
 
 
