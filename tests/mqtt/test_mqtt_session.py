@@ -54,6 +54,7 @@ from webpubsub_emulator.mqtt.session import (
     Tick,
     UserEvent,
     Violation,
+    plan_attach,
 )
 from webpubsub_emulator.mqtt.topics import SERVER_MESSAGES
 from webpubsub_emulator.roles import PermissionState
@@ -765,3 +766,24 @@ def test_next_deadline() -> None:
     assert session.next_deadline() == clock.now + 15
     session.handle(ConnectionLost(A))
     assert session.next_deadline() == clock.now + 30
+
+
+def test_plan_attach() -> None:
+    assert plan_attach(None, connect(clean=False)) == "new"
+    assert plan_attach(ended(), connect(clean=False)) == "new"
+    assert plan_attach(make()[0], connect(clean=False)) == "new"
+    for held in (online(expiry=30)[0], offline()[0]):
+        assert plan_attach(held, connect(clean=False)) == "resume"
+        assert plan_attach(held, connect(clean=True)) == "replace"
+        with pytest.raises(InvalidTransition):
+            held.handle(Attach(B, connect(clean=True)))  # the caller must replace it instead
+
+
+def test_clean_start_replaces_the_held_session() -> None:
+    old, _ = offline()
+    old.handle(RestJoin("g"))
+    [ended_] = of(old.handle(End("takeover")), Ended)
+    assert ended_.body["mqtt"]["disconnectPacket"] == {"code": 0x8E, "userProperties": None}
+    new, _ = make()
+    assert sent(new.handle(Attach(B, connect(clean=True))), B)[0].session_present is False  # type: ignore[union-attr]
+    assert new.groups() == []

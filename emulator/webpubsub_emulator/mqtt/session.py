@@ -24,7 +24,8 @@ ON/OFF     End               ENDED                    REST close 0x98 / clean-st
                                                       0x8B (5.0 DISCONNECT when online), will, ``Ended``
 ON/OFF     RestJoin/Leave    same                     subscription added with QoS 0 (options kept) / removed
 ON/OFF     EventReply        same                     reply PUBLISH on ``…/succeeded|failed``, then the ack
-NEW/ENDED  others            same                     ignored (Attach on ENDED is an error: start a new session)
+NEW/ENDED  others            same                     ignored (Attach on ENDED, or a clean-start Attach on a held
+                                                      session, is an error: :func:`plan_attach` says what to do)
 OFF/ENDED  connection ones   same                     ignored (a stale connection's packet, loss or violation)
 =========  ================  =======================  ==========================================================
 
@@ -98,6 +99,7 @@ __all__ = [
     "Tick",
     "UserEvent",
     "Violation",
+    "plan_attach",
 ]
 
 MAX_QUEUED_MESSAGES = 1000
@@ -452,6 +454,8 @@ class MqttSession:
     # -------------------------------------------------------------------------------------------- connections
 
     def _attach(self, event: Attach) -> List[Action]:
+        if event.connect.clean_start and self.state is not S.NEW:
+            raise InvalidTransition("a clean-start CONNECT starts a new session (see plan_attach)")
         actions: List[Action] = []
         resumed = self.state is not S.NEW
         if self.state is S.ONLINE:
@@ -793,6 +797,17 @@ class MqttSession:
     def _rest_leave(self, event: RestLeave) -> List[Action]:
         self.subscriptions.pop(event.group, None)
         return []
+
+
+def plan_attach(existing: Optional[MqttSession], connect: Connect) -> str:
+    """What an accepted CONNECT does to the session held for its client id (§4).
+
+    ``"resume"``: attach to ``existing`` (Session Present 1); ``"replace"``: ``existing.handle(End("takeover"))``,
+    then attach to a new session; ``"new"``: attach to a new session.
+    """
+    if existing is None or existing.state in (S.NEW, S.ENDED):
+        return "new"
+    return "replace" if connect.clean_start else "resume"
 
 
 _PACKET_HANDLERS: Dict[type, Callable[[MqttSession, Any], List[Action]]] = {
