@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Node packages the MQTT tests run as oracles (npm ci from the committed lock file; nothing fetched at test time).
+NODE_STAMP := tests/mqtt/node/node_modules/.package-lock.json
 
 .PHONY: help venv demo test lint typecheck pytest generate check-generated bench clean
 
@@ -21,7 +23,11 @@ $(STAMP): setup.py emulator/pyproject.toml requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e . -e ./emulator
 	touch $@
 
-venv: $(STAMP)
+$(NODE_STAMP): tests/mqtt/node/package.json tests/mqtt/node/package-lock.json
+	cd tests/mqtt/node && npm ci --no-audit --no-fund
+	touch $@
+
+venv: $(STAMP) $(NODE_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python samples/quickstart.py
@@ -35,7 +41,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 generate:
@@ -48,4 +54,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) generator/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) generator/node_modules tests/mqtt/node/node_modules .pytest_cache .mypy_cache .ruff_cache
