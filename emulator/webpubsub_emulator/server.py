@@ -264,6 +264,7 @@ class EmulatorThread:
     connection_string = _FromEmulator[str]("A connection string the server SDKs accept.")
     faults = _FromEmulator[FaultPlan]("The fault plan in force.")
     rest_log = _FromEmulator[list[RestRecord]]("The newest REST requests the emulator saw, oldest first.")
+    trace = _FromEmulator[Trace]("What the emulator does, for observers (called on the emulator's thread).")
 
     def __init__(
         self,

@@ -93,3 +93,17 @@ async def test_a_failing_observer_is_logged_and_kept() -> None:
     trace.emit("rest", None, None, status=200)
     trace.emit("rest", None, None, status=200)
     assert calls == ["rest", "second", "rest", "second"]
+
+
+def test_the_readme_example_on_the_thread_runner() -> None:
+    import urllib.request
+
+    from webpubsub_emulator import EmulatorThread
+
+    seen: List[TraceEvent] = []
+    with EmulatorThread(port=0) as emu:
+        unsubscribe = emu.trace.subscribe(seen.append)
+        urllib.request.urlopen(urllib.request.Request(f"{emu.endpoint}/api/health", method="HEAD"), timeout=10)
+        unsubscribe()
+    assert [(e.kind, e.detail["status"]) for e in seen] == [("rest", 200)]
+    assert seen[0].detail["path"] == "/api/health" and seen[0].detail["method"] == "HEAD"

@@ -73,7 +73,8 @@ async def test_only_expired_messages_are_dropped_and_only_for_the_slow_client() 
             await sender.send(f"long-{i}", ttl=300)
             everything += [f"short-{i}", f"none-{i}", f"long-{i}"]
             expected_slow += [f"none-{i}", f"long-{i}"]
-        assert slow_conn.outbox is not None and len(slow_conn.outbox) >= 15  # all still waiting in the emulator, none written yet
+        waiting = slow_conn.outbox
+        assert waiting is not None and len(waiting) >= 15  # all still waiting in the emulator, none written yet
 
         clock.now += 11  # the short TTL passes, the long one does not
         await sender.send("end")
