@@ -20,12 +20,14 @@ import aiohttp
 from .errors import UpstreamError
 from .trace import Trace
 from .upstream_contract import (
+    EventCall,
     EventHandler,
     EventTarget,
     HandlerTable,
     UpstreamResponse,
     event_headers,
     origin_allowed,
+    system_call,
     validation_headers,
 )
 
@@ -106,18 +108,9 @@ class Upstream:
                 raise UpstreamError(f"event handler validation failed (HTTP {status}, allowed origin {allowed!r})")
             self._validated[key] = time.monotonic() + _VALIDATION_TTL
 
-    async def send(
-        self,
-        handler: EventHandler,
-        target: EventTarget,
-        *,
-        event_name: str,
-        ce_type: str,
-        body: bytes,
-        content_type: str,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> UpstreamResponse:
+    async def send(self, target: EventTarget, call: EventCall) -> UpstreamResponse:
         """POST one event; raises :class:`~.errors.UpstreamError` when the handler is unreachable or not validated."""
+        handler, event_name = call.handler, call.event_name
         url = handler.url(event_name, target.hub)
         started = time.perf_counter()
         status: Optional[int] = None
@@ -126,14 +119,14 @@ class Upstream:
             headers = event_headers(
                 target,
                 event_name=event_name,
-                ce_type=ce_type,
-                content_type=content_type,
+                ce_type=call.ce_type,
+                content_type=call.content_type,
                 origin=self.origin,
                 access_key=self.access_key,
-                extra_headers=extra_headers,
+                extra_headers=call.extra_headers,
             )
             try:
-                async with self._client().post(url, data=body, headers=headers) as resp:
+                async with self._client().post(url, data=call.body, headers=headers) as resp:
                     payload = await resp.read()
                     for morsel in resp.cookies.values():
                         target.cookies[morsel.key] = morsel.value
@@ -158,14 +151,7 @@ class Upstream:
 
         async def run() -> None:
             try:
-                resp = await self.send(
-                    handler,
-                    target,
-                    event_name=event,
-                    ce_type=f"azure.webpubsub.sys.{event}",
-                    body=body,
-                    content_type="application/json",
-                )
+                resp = await self.send(target, system_call(handler, event, body))
                 if not resp.ok:
                     log.warning("%s event of %s answered HTTP %s", event, target.connection_id, resp.status)
             except UpstreamError as exc:

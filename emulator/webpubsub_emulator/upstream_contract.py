@@ -26,6 +26,7 @@ from .validation import ValidationError, validate_group
 __all__ = [
     "SYSTEM_EVENTS",
     "ConnectOutcome",
+    "EventCall",
     "EventHandler",
     "EventTarget",
     "HandlerTable",
@@ -42,6 +43,8 @@ __all__ = [
     "parse_handler_spec",
     "raw_reply",
     "signature",
+    "system_call",
+    "user_call",
     "user_event_of",
     "validation_headers",
 ]
@@ -168,6 +171,34 @@ class UserEvent(NamedTuple):
     ack_id: Optional[int] = None
 
 
+class EventCall(NamedTuple):
+    """One event request to one handler: the event name (substituted in the URL), ``ce-type``, body and headers."""
+
+    handler: EventHandler
+    event_name: str
+    ce_type: str
+    body: bytes
+    content_type: str
+    extra_headers: Optional[Mapping[str, str]] = None
+
+
+def system_call(handler: EventHandler, event: str, body: bytes) -> EventCall:
+    """A system event (``connect``, ``connected``, ``disconnected``): JSON, ``ce-type: azure.webpubsub.sys.<event>``."""
+    return EventCall(handler, event, f"azure.webpubsub.sys.{event}", body, "application/json")
+
+
+def user_call(handler: EventHandler, request: UserEvent) -> EventCall:
+    """A user event: ``ce-type: azure.webpubsub.user.<event>``, its metadata as ``x-webpubsub-metadata-*``."""
+    return EventCall(
+        handler,
+        request.event,
+        f"azure.webpubsub.user.{request.event}",
+        request.body,
+        request.content_type,
+        metadata_headers(request.metadata),
+    )
+
+
 class UpstreamPort(Protocol):
     """What the WebSocket adapter needs of the upstream adapter (it never imports it)."""
 
@@ -176,17 +207,7 @@ class UpstreamPort(Protocol):
         """The handler table."""
         ...
 
-    async def send(
-        self,
-        handler: EventHandler,
-        target: EventTarget,
-        *,
-        event_name: str,
-        ce_type: str,
-        body: bytes,
-        content_type: str,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> UpstreamResponse:
+    async def send(self, target: EventTarget, call: EventCall) -> UpstreamResponse:
         """POST one blocking event; raises :class:`~.errors.UpstreamError` when the handler cannot be used."""
         ...
 

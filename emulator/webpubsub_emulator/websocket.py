@@ -37,8 +37,9 @@ from .upstream_contract import (
     UpstreamResponse,
     UserEvent,
     connect_body,
-    metadata_headers,
     parse_connect_answer,
+    system_call,
+    user_call,
 )
 
 __all__ = ["DEFAULT_ACK_DELAY", "WebSocketGateway"]
@@ -200,14 +201,8 @@ class WebSocketGateway:
         """Call the blocking ``connect`` event and read its answer (errors refuse the upgrade)."""
         assert self.upstream is not None
         try:
-            resp = await self.upstream.send(
-                handler,
-                target,
-                event_name="connect",
-                ce_type="azure.webpubsub.sys.connect",
-                body=connect_body(claims, request.query.items(), request.headers.items(), offered),
-                content_type="application/json",
-            )
+            body = connect_body(claims, request.query.items(), request.headers.items(), offered)
+            resp = await self.upstream.send(target, system_call(handler, "connect", body))
         except UpstreamError as exc:
             log.warning("connect event for %s failed: %s", target.connection_id, exc)
             raise UpstreamError("The connect event handler failed.") from None
@@ -305,15 +300,7 @@ class WebSocketGateway:
         if self.upstream is None or target is None or handler is None:
             return None
         try:
-            return await self.upstream.send(
-                handler,
-                target,
-                event_name=request.event,
-                ce_type=f"azure.webpubsub.user.{request.event}",
-                body=request.body,
-                content_type=request.content_type,
-                extra_headers=metadata_headers(request.metadata),
-            )
+            return await self.upstream.send(target, user_call(handler, request))
         except UpstreamError as exc:
             log.warning("event %r of %s failed: %s", request.event, session.connection_id, exc)
             return None

@@ -16,6 +16,7 @@ from webpubsub_emulator.upstream_contract import (
     EventTarget,
     HandlerTable,
     UpstreamResponse,
+    UserEvent,
     connect_body,
     event_headers,
     json_reply,
@@ -23,6 +24,8 @@ from webpubsub_emulator.upstream_contract import (
     origin_allowed,
     parse_connect_answer,
     raw_reply,
+    system_call,
+    user_call,
     user_event_of,
 )
 
@@ -171,3 +174,21 @@ def test_replies() -> None:
     assert json_reply(answer(200, b'{"a":1}', "application/json")) == Payload.json_text('{"a":1}')
     assert json_reply(answer(200, b"{bad", "text/json")) == Payload.text("{bad")
     assert json_reply(answer(200, b"\x00", "application/octet-stream")) == Payload.binary(b"\x00")
+
+
+def test_event_calls() -> None:
+    handler = EventHandler("http://h/{event}")
+    call = user_call(handler, UserEvent("chat", b"x", "text/plain", {"Trace": "1"}, 5))
+    assert (call.event_name, call.ce_type, call.body, call.content_type) == (
+        "chat",
+        "azure.webpubsub.user.chat",
+        b"x",
+        "text/plain",
+    )
+    assert call.extra_headers == {"x-webpubsub-metadata-trace": "1"}
+    connect = system_call(handler, "connect", b"{}")
+    assert (connect.ce_type, connect.content_type, connect.extra_headers) == (
+        "azure.webpubsub.sys.connect",
+        "application/json",
+        None,
+    )
