@@ -21,4 +21,11 @@ def _official_client_threads_end_with_their_test() -> Iterator[None]:
     deadline = time.monotonic() + 3.0
     for thread in set(threading.enumerate()) - before:
         if thread.name.endswith(_OFFICIAL_CLIENT_THREAD):
-            thread.join(max(0.0, deadline - time.monotonic()))
+            while True:
+                try:
+                    thread.join(max(0.0, deadline - time.monotonic()))
+                    break
+                except RuntimeError:  # listed while it was still starting: join() refuses it until it has started
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.01)

@@ -5,7 +5,17 @@ It is an independent implementation of the service contract and never imports th
 
 from .faults import FaultPlan, RestRecord
 from .server import DEFAULT_ACCESS_KEY, Emulator, EmulatorThread
-from .upstream import EventHandler
+from .trace import Trace, TraceEvent
+from .upstream_contract import EventHandler
 
-__all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorThread", "EventHandler", "FaultPlan", "RestRecord"]
+__all__ = [
+    "DEFAULT_ACCESS_KEY",
+    "Emulator",
+    "EmulatorThread",
+    "EventHandler",
+    "FaultPlan",
+    "RestRecord",
+    "Trace",
+    "TraceEvent",
+]
 __version__ = "0.1.0"

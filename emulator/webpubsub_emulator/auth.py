@@ -12,6 +12,8 @@ from urllib.parse import unquote, urlsplit
 
 import jwt
 
+from .errors import Unauthorized
+
 __all__ = [
     "CLOCK_SKEW_SECONDS",
     "MIN_KEY_BYTES",
@@ -34,7 +36,7 @@ _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
-class AuthError(Exception):
+class AuthError(Unauthorized):
     """A token was missing, malformed, badly signed, expired or meant for another audience.
 
     The message never contains the token or the key.

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 from . import auth
 from .faults import parse_faults
 from .server import DEFAULT_ACCESS_KEY, Emulator
-from .upstream import EventHandler, parse_handler_spec
+from .upstream_contract import EventHandler, parse_handler_spec
 
 __all__ = ["main", "parse_args"]
 

@@ -1,191 +1,39 @@
-"""The emulator's state and routing, free of any IO.
+"""The emulator's hubs, group membership and routing, free of any IO.
 
-Hubs (keyed by lowercased name) hold connections, groups and users. Each connection owns an outbound queue of plain
-data that a transport adapter drains with :meth:`Core.next_frame`; the core decides message expiry (TTL) with an
-injected clock, tracks reliable sessions (sequence ids, cumulative acks, a bounded unacked buffer, a recovery window
-and reconnection tokens) and never blocks: a slow connection only grows its own queue.
+Hubs (keyed by lowercased name) hold sessions, groups and users. The core opens sessions, keeps the indexes (groups in
+join order, users), narrows targets (filters, ``excluded``) and fans a message out to its targets: one
+:class:`~.outbox.Delivery` queued for every recipient, never blocking (a slow session only grows its own queue, up to
+its limits). Every life-cycle change goes through :meth:`Session.transition <.session.Session.transition>`; the core
+reacts to the step it returns in one place (:meth:`Core._step`): a session that ended leaves every index and
+:attr:`Core.on_ended` is told, once.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Iterable, Iterator, NamedTuple, Optional, Union
+from typing import Any, Callable, Collection, Iterable, Optional
 
+from . import limits
+from .errors import EmulatorError, Forbidden
 from .odata import CompiledFilter
-from .protocol import (
-    Payload,
-    ack_message,
-    connected_message,
-    disconnected_message,
-    dumps,
-)
+from .outbox import CloseFrame, Control, Delivery, Outbox
+from .protocol import Payload
 from .roles import JOIN_LEAVE_GROUP, SEND_TO_GROUP, PermissionState
+from .session import Session, SessionEvent, SessionKind, SessionState, Step
+from .trace import Trace
 
-__all__ = [
-    "BUFFER_MAX_BYTES",
-    "BUFFER_MAX_MESSAGES",
-    "RECOVERY_WINDOW_SECONDS",
-    "CloseFrame",
-    "Connection",
-    "ConnectionKind",
-    "ConnectionState",
-    "Core",
-    "Hub",
-    "Outbound",
-    "Sequenced",
-]
+__all__ = ["Core", "Hub"]
 
 log = logging.getLogger(__name__)
-
-BUFFER_MAX_MESSAGES = 1000
-BUFFER_MAX_BYTES = 16 * 1024 * 1024
-RECOVERY_WINDOW_SECONDS = 30.0
-#: Safety limit for the pending queue of non-reliable clients that stop reading.
-PENDING_MAX_MESSAGES = 10_000
-PENDING_MAX_BYTES = 64 * 1024 * 1024
 
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 
-
-class ConnectionKind(enum.Enum):
-    """How a connection speaks: raw frames, the JSON subprotocol or the reliable JSON subprotocol."""
-
-    RAW = "raw"
-    JSON = "json"
-    RELIABLE = "reliable"
-
-
-class ConnectionState(enum.Enum):
-    """Life cycle of a connection."""
-
-    OPEN = "open"  # a transport is attached
-    HELD = "held"  # reliable connection without transport, waiting for recovery
-    CLOSING = "closing"  # the service decided to close it; final frames are queued
-    GONE = "gone"
-
-
-@dataclass(frozen=True)
-class CloseFrame:
-    """Instructs the transport to close with ``code`` and ``reason`` once everything before it was sent."""
-
-    code: int
-    reason: str = ""
-
-
-class Sequenced(NamedTuple):
-    """A reliable client's message: ``text`` (shared by every recipient) still needs ``"sequenceId":seq`` spliced in.
-
-    :func:`with_sequence_id` builds the final frame; an adapter may splice the encoded bytes instead.
-    """
-
-    sequence_id: int
-    text: str
-
-
-def with_sequence_id(sequence_id: int, text: str) -> str:
-    """``text`` (a JSON object) with ``sequenceId`` as its first member."""
-    return '{"sequenceId":' + str(sequence_id) + "," + text[1:]
-
-
-#: What :meth:`Core.next_frame` hands to a transport: a text frame, a binary frame or a close instruction.
-Outbound = Union[str, bytes, CloseFrame]
-#: What :meth:`Core.take_frame` hands to a transport: the same, with reliable messages not yet spliced.
-RawOutbound = Union[str, bytes, CloseFrame, Sequenced]
-
-_NO_GROUPS: frozenset[str] = frozenset()
-
-
-class _Delivery:
-    """One message fanned out to several connections; the JSON text is built once and shared."""
-
-    __slots__ = ("_text", "message", "raw", "size")
-
-    def __init__(self, message: dict[str, object], raw: Union[str, bytes], size: int) -> None:
-        self.message = message
-        self.raw = raw
-        self.size = size
-        self._text: Optional[str] = None
-
-    def json_text(self) -> str:
-        if self._text is None:
-            self._text = dumps(self.message)
-        return self._text
-
-
-@dataclass(slots=True)
-class _Entry:
-    control: Optional[str] = None
-    delivery: Optional[_Delivery] = None
-    close: Optional[CloseFrame] = None
-    expires_at: Optional[float] = None
-
-
-@dataclass(slots=True, eq=False)
-class Connection:
-    """A client connection. ``connection_id``, ``user_id`` and ``groups`` are what filters see.
-
-    There may be many thousands of idle ones, so everything a connection may never need (its outbound queue, the
-    reliable buffers, the processed ack ids, a group set) is created on first use.
-    """
-
-    connection_id: str
-    hub: str
-    user_id: Optional[str]
-    kind: ConnectionKind
-    subprotocol: Optional[str]
-    permissions: PermissionState
-    #: a shared empty frozenset until the connection joins a group, then its own set
-    groups: Union[set[str], frozenset[str]] = _NO_GROUPS
-    state: ConnectionState = ConnectionState.OPEN
-    reconnection_token: Optional[str] = None
-    raw_mode: str = "sendEvent"
-    raw_group: Optional[str] = None
-    raw_no_echo: bool = False
-    connection_state: Optional[str] = None
-    held_until: Optional[float] = None
-    #: called by the core whenever a frame was queued (the adapter wakes its writer)
-    wakeup: Optional[Callable[[], None]] = field(default=None, repr=False)
-    #: created on the first queued frame (see :attr:`queue`)
-    _queue: Optional[deque[_Entry]] = field(default=None, repr=False)
-    #: reliable clients only: (sequence id, shared message text, size) until acked
-    unacked: Optional[deque[tuple[int, str, int]]] = field(default=None, repr=False)
-    #: reliable clients only: frames to send again after a recovery
-    resend: Optional[deque[str]] = field(default=None, repr=False)
-    next_sequence_id: int = 1
-    buffered_messages: int = 0
-    buffered_bytes: int = 0
-    processed_ack_ids: Optional[set[int]] = field(default=None, repr=False)
-    close_reason: Optional[str] = None
-    protocol: str = "raw"
-    #: how many messages were taken for writing (each once: re-sends after a recovery do not count)
-    delivered: int = 0
-
-    @property
-    def queue(self) -> deque[_Entry]:
-        """The frames waiting to be written, oldest first."""
-        if self._queue is None:
-            self._queue = deque()
-        return self._queue
-
-    @queue.setter
-    def queue(self, value: deque[_Entry]) -> None:
-        self._queue = value
-
-    @property
-    def is_json(self) -> bool:
-        """True for the JSON subprotocols (they receive system messages and acks)."""
-        return self.kind is not ConnectionKind.RAW
-
-    @property
-    def alive(self) -> bool:
-        """True while the connection counts as existing (open, or held for recovery)."""
-        return self.state in (ConnectionState.OPEN, ConnectionState.HELD)
+_OPEN = SessionState.OPEN
+_HELD = SessionState.HELD
 
 
 @dataclass
@@ -193,24 +41,29 @@ class Hub:
     """The state of one hub. ``groups`` and ``users`` map names to connection ids in join order."""
 
     name: str
-    connections: dict[str, Connection] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
     groups: dict[str, dict[str, int]] = field(default_factory=dict)
     users: dict[str, dict[str, None]] = field(default_factory=dict)
     join_counter: int = 0
 
 
 class Core:
-    """All emulator state. Every method is synchronous and performs no IO."""
+    """Hubs, membership and routing. Every method is synchronous and performs no IO.
+
+    :param clock: a monotonic clock in seconds (message TTLs, the recovery window).
+    :param trace: where session changes are reported (a new, silent one by default).
+    """
 
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
         *,
-        buffer_max_messages: int = BUFFER_MAX_MESSAGES,
-        buffer_max_bytes: int = BUFFER_MAX_BYTES,
-        recovery_window: float = RECOVERY_WINDOW_SECONDS,
-        pending_max_messages: int = PENDING_MAX_MESSAGES,
-        pending_max_bytes: int = PENDING_MAX_BYTES,
+        buffer_max_messages: int = limits.BUFFER_MAX_MESSAGES,
+        buffer_max_bytes: int = limits.BUFFER_MAX_BYTES,
+        recovery_window: float = limits.RECOVERY_WINDOW_SECONDS,
+        pending_max_messages: int = limits.PENDING_MAX_MESSAGES,
+        pending_max_bytes: int = limits.PENDING_MAX_BYTES,
+        trace: Optional[Trace] = None,
     ) -> None:
         self.clock = clock
         self.buffer_max_messages = buffer_max_messages
@@ -218,9 +71,10 @@ class Core:
         self.recovery_window = recovery_window
         self.pending_max_messages = pending_max_messages
         self.pending_max_bytes = pending_max_bytes
+        self.trace = trace if trace is not None else Trace()
         self.hubs: dict[str, Hub] = {}
-        #: called (synchronously) when a connection ends for good; ``close_reason`` tells why
-        self.on_ended: Optional[Callable[[Connection], None]] = None
+        #: called (synchronously) once when a session ends for good; ``close_reason`` tells why
+        self.on_ended: Optional[Callable[[Session], None]] = None
 
     # ------------------------------------------------------------------ hubs and lookups
     def hub(self, name: str) -> Hub:
@@ -235,11 +89,11 @@ class Core:
         """Return the hub when it has ever been used, without creating it."""
         return self.hubs.get(name.lower())
 
-    def connection(self, hub: str, connection_id: str) -> Optional[Connection]:
-        """Return a live (open or held) connection."""
+    def connection(self, hub: str, connection_id: str) -> Optional[Session]:
+        """Return a live (open or held) session."""
         h = self.find_hub(hub)
-        conn = h.connections.get(connection_id) if h else None
-        return conn if conn is not None and conn.alive else None
+        session = h.sessions.get(connection_id) if h else None
+        return session if session is not None and session.alive else None
 
     def connection_exists(self, hub: str, connection_id: str) -> bool:
         """True when the connection is open or held for recovery."""
@@ -255,242 +109,250 @@ class Core:
         h = self.find_hub(hub)
         return bool(h and h.users.get(user_id))
 
-    def user_connections(self, hub: str, user_id: str) -> list[Connection]:
-        """The live connections of a user."""
+    def user_connections(self, hub: str, user_id: str) -> list[Session]:
+        """The live sessions of a user."""
         h = self.find_hub(hub)
         if not h:
             return []
-        return [h.connections[c] for c in h.users.get(user_id, {})]
+        return [h.sessions[c] for c in h.users.get(user_id, {})]
 
-    def group_members(self, hub: str, group: str) -> list[tuple[int, Connection]]:
+    def group_members(self, hub: str, group: str) -> list[tuple[int, Session]]:
         """The members of a group with their join sequence numbers, in join order."""
         h = self.find_hub(hub)
         if not h:
             return []
-        return [(seq, h.connections[c]) for c, seq in h.groups.get(group, {}).items()]
+        return [(seq, h.sessions[c]) for c, seq in h.groups.get(group, {}).items()]
 
-    # ------------------------------------------------------------------ connection life cycle
-    def add_connection(
-        self,
-        hub: str,
-        *,
-        user_id: Optional[str],
-        kind: ConnectionKind,
-        permissions: PermissionState,
-        subprotocol: Optional[str] = None,
-        groups: Iterable[str] = (),
-        connection_id: Optional[str] = None,
-    ) -> Connection:
-        """Register a new open connection, put it in its initial groups and queue ``connected`` for JSON clients."""
-        h = self.hub(hub)
-        cid = connection_id if connection_id and connection_id not in h.connections else self.new_connection_id(hub)
-        conn = Connection(
-            connection_id=cid,
-            hub=h.name,
-            user_id=user_id,
-            kind=kind,
-            subprotocol=subprotocol,
-            permissions=permissions,
-            protocol=subprotocol or "raw",
-        )
-        if kind is ConnectionKind.RELIABLE:
-            conn.reconnection_token = secrets.token_urlsafe(32)
-            conn.unacked = deque()
-        h.connections[cid] = conn
-        if user_id is not None:
-            h.users.setdefault(user_id, {})[cid] = None
-        for group in groups:
-            self.join_group(conn, group)
-        if conn.is_json:
-            self._push(conn, _Entry(control=connected_message(cid, user_id, conn.reconnection_token)))
-        return conn
+    def targets_group(self, hub: str, group: str) -> list[Session]:
+        """The current members of a group."""
+        return [session for _seq, session in self.group_members(hub, group)]
 
+    def live_connections(self, hub: str) -> list[Session]:
+        """Every open or held session of the hub."""
+        h = self.find_hub(hub)
+        return [s for s in h.sessions.values() if s.alive] if h else []
+
+    # ------------------------------------------------------------------ life cycle
     def new_connection_id(self, hub: str) -> str:
         """A fresh connection id, unused in the hub."""
         h = self.hub(hub)
         cid = secrets.token_urlsafe(16)
-        while cid in h.connections:
+        while cid in h.sessions:
             cid = secrets.token_urlsafe(16)
         return cid
 
-    def _detach(self, conn: Connection) -> None:
-        if conn.close_reason is None:
-            conn.close_reason = "The connection ended."
-        h = self.hub(conn.hub)
-        h.connections.pop(conn.connection_id, None)
-        if conn.user_id is not None:
-            members = h.users.get(conn.user_id)
+    def open_session(
+        self,
+        hub: str,
+        *,
+        user_id: Optional[str],
+        kind: SessionKind,
+        permissions: PermissionState,
+        subprotocol: Optional[str] = None,
+        groups: Iterable[str] = (),
+        connection_id: Optional[str] = None,
+        kind_state: Any = None,
+    ) -> Session:
+        """Register a new open session, put it in its initial groups and queue its protocol's greeting.
+
+        ``kind_state`` is what the client protocol keeps per session when the handshake decided it (a raw mode).
+        """
+        h = self.hub(hub)
+        cid = connection_id if connection_id and connection_id not in h.sessions else self.new_connection_id(hub)
+        session = Session(cid, h.name, user_id, kind, permissions, subprotocol)
+        session.kind_state = kind_state
+        kind.on_open(session)
+        h.sessions[cid] = session
+        if user_id is not None:
+            h.users.setdefault(user_id, {})[cid] = None
+        for group in groups:
+            self.join_group(session, group)
+        greeting = kind.greeting(session)
+        if greeting is not None:
+            self.send_control(session, greeting)
+        return session
+
+    def _step(self, session: Session, event: SessionEvent, reason: Optional[str] = None) -> Step:
+        """Apply one life-cycle event and react to the step: the one place where a session that ended is cleaned up."""
+        step = session.transition(event)
+        if not step.allowed:
+            return step
+        if step.ended:
+            if reason is not None:
+                session.close_reason = reason
+            self._detach(session)
+        if step.new is _HELD:
+            session.held_until = self.clock() + self.recovery_window
+        trace = self.trace
+        if trace.observers:
+            trace.emit(
+                "session",
+                session.hub,
+                session.connection_id,
+                event=event.value,
+                old=step.old.value,
+                new=step.new.value,
+                reason=session.close_reason if step.ended else None,
+            )
+        return step
+
+    def _detach(self, session: Session) -> None:
+        h = self.hub(session.hub)
+        h.sessions.pop(session.connection_id, None)
+        if session.user_id is not None:
+            members = h.users.get(session.user_id)
             if members is not None:
-                members.pop(conn.connection_id, None)
+                members.pop(session.connection_id, None)
                 if not members:
-                    del h.users[conn.user_id]
-        for group in list(conn.groups):
-            self._leave(h, conn, group)
+                    del h.users[session.user_id]
+        for group in list(session.groups):
+            self._leave(h, session, group)
         if self.on_ended is not None:
             try:
-                self.on_ended(conn)
+                self.on_ended(session)
             except Exception:
-                log.exception("on_ended callback failed for %s", conn.connection_id)
+                log.exception("on_ended callback failed for %s", session.connection_id)
 
-    def close(
-        self,
-        conn: Connection,
-        *,
-        code: int = CLOSE_NORMAL,
-        reason: str = "",
-        close_reason: str = "",
-        discard_pending: bool = False,
-    ) -> None:
-        """Close a connection for good: it leaves the hub now; JSON clients get ``disconnected`` then the close.
+    def close(self, session: Session, *, code: int = CLOSE_NORMAL, reason: str = "", close_reason: str = "") -> None:
+        """The service closes a session for good: it leaves the hub now; its protocol's farewell and the close follow.
 
-        ``reason`` goes into the ``disconnected`` message, ``close_reason`` into the WebSocket close frame. A held
-        reliable connection simply ends (it cannot be recovered any more).
+        ``reason`` goes into the farewell (``disconnected``) and the upstream ``disconnected`` event, ``close_reason``
+        into the WebSocket close frame. A held session simply ends (it cannot be recovered any more).
         """
-        if conn.state in (ConnectionState.CLOSING, ConnectionState.GONE):
-            return
-        held = conn.state is ConnectionState.HELD
-        conn.close_reason = reason
-        self._detach(conn)
-        self._drop_buffers(conn)
-        if held:
-            conn.state = ConnectionState.GONE
-            conn._queue = None
-            return
-        if discard_pending:
-            conn._queue = None
-        conn.state = ConnectionState.CLOSING
-        if conn.is_json:
-            conn.queue.append(_Entry(control=disconnected_message(reason)))
-        conn.queue.append(_Entry(close=CloseFrame(code, close_reason)))
-        self._notify(conn)
+        step = self._step(session, SessionEvent.CLOSE, reason)
+        if step.new is SessionState.CLOSING:
+            outbox = self._outbox(session)
+            farewell = session.kind.farewell(reason)
+            if farewell is not None:
+                outbox.queue.append(farewell)
+            outbox.queue.append(CloseFrame(code, close_reason))
+            self._wake(session)
 
-    def transport_lost(self, conn: Connection, *, deliberate: bool = False) -> bool:
-        """The transport went away without a service-side close.
+    def refuse(self, session: Session, error: EmulatorError) -> None:
+        """Close a session because of ``error`` (its close code; its message as the reason)."""
+        log.info("connection %s refused: %s", session.connection_id, error.message)
+        self.close(session, code=error.close_code, reason=error.message, close_reason=error.close_reason)
 
-        A reliable connection whose transport dropped (``deliberate`` False: no close frame from the client) is held
-        for recovery (returns True); any other connection is removed.
+    def transport_lost(self, session: Session, *, client_closed: bool = False) -> bool:
+        """The session's transport is gone (``client_closed``: after the client's close frame). True: held."""
+        step = self._step(session, SessionEvent.CLIENT_CLOSE if client_closed else SessionEvent.DROP)
+        return step.new is _HELD
+
+    def transport_closed(self, session: Session) -> None:
+        """The close handshake of a closing session was written (or its transport given up)."""
+        self._step(session, SessionEvent.CLOSED)
+
+    def resume(self, hub: str, connection_id: str, credential: str) -> Optional[Session]:
+        """Reattach a session by its reconnection pair; None when that is not possible.
+
+        The client protocol queues what must be sent again (a reliable client's unacked messages) before anything newer.
         """
-        if conn.state is ConnectionState.OPEN and conn.kind is ConnectionKind.RELIABLE and not deliberate:
-            conn.state = ConnectionState.HELD
-            conn.held_until = self.clock() + self.recovery_window
-            conn.wakeup = None
-            conn.resend = None
-            return True
-        if conn.state in (ConnectionState.OPEN, ConnectionState.HELD):
-            self._detach(conn)
-        conn.state = ConnectionState.GONE
-        conn.wakeup = None
-        conn._queue = None
-        self._drop_buffers(conn)
-        return False
-
-    def finished(self, conn: Connection) -> None:
-        """The transport of a closing connection is done."""
-        if conn.state is ConnectionState.CLOSING:
-            conn.state = ConnectionState.GONE
-            conn._queue = None
-            conn.wakeup = None
-
-    def recover(self, hub: str, connection_id: str, token: str) -> Optional[Connection]:
-        """Reattach a reliable connection by its reconnection pair; None when recovery is not possible.
-
-        Every buffered message that is not acked yet is sent again, before anything newer.
-        """
-        conn = self.connection(hub, connection_id)
-        if conn is None or conn.kind is not ConnectionKind.RELIABLE or conn.reconnection_token is None:
+        session = self.connection(hub, connection_id)
+        if session is None or not session.kind.resumable or not session.kind.resume_allowed(session, credential):
             return None
-        if not secrets.compare_digest(conn.reconnection_token.encode(), token.encode()):
-            return None
-        conn.state = ConnectionState.OPEN
-        conn.held_until = None
-        conn.resend = deque(with_sequence_id(seq, text) for seq, text, _size in conn.unacked or ())
-        return conn
+        return session if self._step(session, SessionEvent.RESUME).allowed else None
 
-    def expire(self) -> list[Connection]:
-        """End held connections whose recovery window passed and drop TTL-expired queued messages.
+    def expire(self) -> list[Session]:
+        """End held sessions whose recovery window passed and drop TTL-expired queued messages.
 
-        Returns the connections that ended.
+        Returns the sessions that ended.
         """
         now = self.clock()
-        ended: list[Connection] = []
+        ended: list[Session] = []
         for h in list(self.hubs.values()):
-            for conn in list(h.connections.values()):
-                if conn.state is ConnectionState.HELD and conn.held_until is not None and conn.held_until <= now:
-                    conn.close_reason = "The connection recovery timeout expired."
-                    self._detach(conn)
-                    conn.state = ConnectionState.GONE
-                    conn._queue = None
-                    self._drop_buffers(conn)
-                    ended.append(conn)
-                elif conn._queue:
-                    self._purge_expired(conn, now)
+            for session in list(h.sessions.values()):
+                if session.state is _HELD and session.held_until is not None and session.held_until <= now:
+                    self._step(session, SessionEvent.EXPIRE, "The connection recovery timeout expired.")
+                    ended.append(session)
+                elif session.outbox is not None and session.outbox.queue:
+                    session.outbox.purge_expired(now)
         return ended
 
     # ------------------------------------------------------------------ groups
-    def join_group(self, conn: Connection, group: str) -> None:
-        """Add a connection to a group (a no-op when it is already a member)."""
-        if group in conn.groups or not conn.alive:
+    def join_group(self, session: Session, group: str) -> None:
+        """Add a session to a group (a no-op when it is already a member)."""
+        if group in session.groups or not session.alive:
             return
-        h = self.hub(conn.hub)
+        h = self.hub(session.hub)
         h.join_counter += 1
-        h.groups.setdefault(group, {})[conn.connection_id] = h.join_counter
-        if isinstance(conn.groups, frozenset):
-            conn.groups = set()
-        conn.groups.add(group)
+        h.groups.setdefault(group, {})[session.connection_id] = h.join_counter
+        if isinstance(session.groups, frozenset):
+            session.groups = set()
+        session.groups.add(group)
 
-    def leave_group(self, conn: Connection, group: str) -> None:
-        """Remove a connection from a group (a no-op when it is not a member)."""
-        if group in conn.groups:
-            self._leave(self.hub(conn.hub), conn, group)
+    def leave_group(self, session: Session, group: str) -> None:
+        """Remove a session from a group (a no-op when it is not a member)."""
+        if group in session.groups:
+            self._leave(self.hub(session.hub), session, group)
 
-    def _leave(self, h: Hub, conn: Connection, group: str) -> None:
-        if isinstance(conn.groups, set):
-            conn.groups.discard(group)
+    def _leave(self, h: Hub, session: Session, group: str) -> None:
+        if isinstance(session.groups, set):
+            session.groups.discard(group)
         members = h.groups.get(group)
         if members is not None:
-            members.pop(conn.connection_id, None)
+            members.pop(session.connection_id, None)
             if not members:
                 del h.groups[group]
 
-    def leave_all_groups(self, conn: Connection) -> None:
-        """Remove a connection from every group."""
-        for group in list(conn.groups):
-            self.leave_group(conn, group)
+    def leave_all_groups(self, session: Session) -> None:
+        """Remove a session from every group."""
+        for group in list(session.groups):
+            self.leave_group(session, group)
 
-    def live_connections(self, hub: str) -> list[Connection]:
-        """Every open or held connection of the hub."""
-        h = self.find_hub(hub)
-        return [c for c in h.connections.values() if c.alive] if h else []
+    # ------------------------------------------------------------------ client requests
+    def client_join(self, session: Session, group: str) -> None:
+        """A client joins a group; :class:`~.errors.Forbidden` without the permission."""
+        if not session.permissions.allows(JOIN_LEAVE_GROUP, group):
+            raise Forbidden(f"The connection has no permission to join group '{group}'.")
+        self.join_group(session, group)
+
+    def client_leave(self, session: Session, group: str) -> None:
+        """A client leaves a group; :class:`~.errors.Forbidden` without the permission."""
+        if not session.permissions.allows(JOIN_LEAVE_GROUP, group):
+            raise Forbidden(f"The connection has no permission to leave group '{group}'.")
+        self.leave_group(session, group)
+
+    def client_send_to_group(
+        self,
+        session: Session,
+        group: str,
+        payload: Payload,
+        *,
+        no_echo: bool = False,
+        ttl_seconds: Optional[int] = None,
+        metadata: Optional[dict[str, str]] = None,
+    ) -> None:
+        """A client publishes to a group (membership not needed); :class:`~.errors.Forbidden` without the permission."""
+        if not session.permissions.allows(SEND_TO_GROUP, group):
+            raise Forbidden(f"The connection has no permission to send to group '{group}'.")
+        targets = self.targets_group(session.hub, group)
+        if no_echo:
+            targets = [t for t in targets if t is not session]
+        self.deliver(
+            targets, payload, group=group, from_user_id=session.user_id, ttl_seconds=ttl_seconds, metadata=metadata
+        )
 
     # ------------------------------------------------------------------ routing
     def select(
         self,
-        candidates: Iterable[Connection],
+        candidates: Iterable[Session],
         *,
         excluded: Collection[str] = (),
         filter: Optional[CompiledFilter] = None,
-    ) -> list[Connection]:
+    ) -> list[Session]:
         """Narrow candidates by a filter and remove excluded connection ids."""
         out = []
-        for conn in candidates:
-            if not conn.alive or conn.connection_id in excluded:
+        for session in candidates:
+            if not session.alive or session.connection_id in excluded:
                 continue
-            if filter is not None and not filter.matches(conn):
+            if filter is not None and not filter.matches(session):
                 continue
-            out.append(conn)
+            out.append(session)
         return out
-
-    def targets_all(self, hub: str) -> list[Connection]:
-        """Every connection of the hub."""
-        return self.live_connections(hub)
-
-    def targets_group(self, hub: str, group: str) -> list[Connection]:
-        """The current members of a group."""
-        return [conn for _seq, conn in self.group_members(hub, group)]
 
     def deliver(
         self,
-        targets: Iterable[Connection],
+        targets: Iterable[Session],
         payload: Payload,
         *,
         group: Optional[str] = None,
@@ -500,7 +362,7 @@ class Core:
     ) -> int:
         """Queue a message for each target. ``group`` set means a group message (``from:"group"``).
 
-        Returns the number of connections the message was queued for.
+        Returns the number of sessions the message was queued for.
         """
         message: dict[str, object]
         if group is not None:
@@ -511,211 +373,58 @@ class Core:
         message["data"] = payload.value
         if metadata:
             message["metadata"] = dict(metadata)
-        delivery = _Delivery(message, payload.raw, payload.size)
-        expires_at = self.clock() + ttl_seconds if ttl_seconds else None
+        delivery = Delivery(message, payload.raw, payload.size, self.clock() + ttl_seconds if ttl_seconds else None)
+        size = delivery.size
         count = 0
-        for conn in targets:
-            if conn.alive and self._push(conn, _Entry(delivery=delivery, expires_at=expires_at)):
-                count += 1
+        for session in targets:
+            state = session.state
+            if state is not _OPEN and state is not _HELD:
+                continue
+            outbox = session.outbox
+            if outbox is None:
+                outbox = self._outbox(session)
+            if session.kind.keeps_until_acked:
+                admitted = outbox.admit(size, self.buffer_max_messages, self.buffer_max_bytes)
+            else:
+                admitted = outbox.admit(size, self.pending_max_messages, self.pending_max_bytes)
+            if not admitted:
+                self._overflow(session)
+                continue
+            outbox.queue.append(delivery)
+            wakeup = session.wakeup
+            if wakeup is not None:
+                self._wake(session)
+            count += 1
         return count
 
-    def send_control(self, conn: Connection, text: str) -> None:
-        """Queue a JSON control frame (ack, pong, system message) for a JSON client."""
-        if conn.state is ConnectionState.OPEN:
-            self._push(conn, _Entry(control=text))
+    def send_control(self, session: Session, frame: Control) -> None:
+        """Queue a control frame (ack, pong, system message) for an open session."""
+        if session.state is _OPEN:
+            self._outbox(session).queue.append(frame)
+            self._wake(session)
 
-    def ack(self, conn: Connection, ack_id: Optional[int], error: Optional[tuple[str, str]] = None) -> None:
-        """Queue an ack when the request carried an ackId; a success records the ackId as processed."""
-        text = self.settle(conn, ack_id, error)
-        if text is not None:
-            self.send_control(conn, text)
+    # ------------------------------------------------------------------ outbound queues
+    @staticmethod
+    def _outbox(session: Session) -> Outbox:
+        outbox = session.outbox
+        if outbox is None:
+            outbox = session.outbox = Outbox()
+        return outbox
 
-    def settle(self, conn: Connection, ack_id: Optional[int], error: Optional[tuple[str, str]] = None) -> Optional[str]:
-        """Record a request's outcome (a success marks the ackId processed) and return its ack frame, not queued.
-
-        None when the request carried no ackId. The adapter queues the frame with :meth:`send_control` (later, when
-        it delays acks).
-        """
-        if ack_id is None:
-            return None
-        if error is None:
-            if conn.processed_ack_ids is None:
-                conn.processed_ack_ids = set()
-            conn.processed_ack_ids.add(ack_id)
-        return ack_message(ack_id, error)
-
-    def duplicate_ack(self, conn: Connection, ack_id: Optional[int]) -> Optional[str]:
-        """The ``Duplicate`` ack frame (not queued) when the ackId was already processed successfully, else None."""
-        if ack_id is None or conn.processed_ack_ids is None or ack_id not in conn.processed_ack_ids:
-            return None
-        return ack_message(ack_id, ("Duplicate", f"Message with ack-id: {ack_id} has been processed"))
-
-    def is_duplicate(self, conn: Connection, ack_id: Optional[int]) -> bool:
-        """True when the ackId was already processed successfully on this connection (and acks ``Duplicate``)."""
-        text = self.duplicate_ack(conn, ack_id)
-        if text is not None:
-            self.send_control(conn, text)
-        return text is not None
-
-    # ------------------------------------------------------------------ client requests
-    def client_join(self, conn: Connection, group: str) -> Optional[tuple[str, str]]:
-        """A client's joinGroup; returns an ack error or None."""
-        if not conn.permissions.allows(JOIN_LEAVE_GROUP, group):
-            return ("Forbidden", f"The connection has no permission to join group '{group}'.")
-        self.join_group(conn, group)
-        return None
-
-    def client_leave(self, conn: Connection, group: str) -> Optional[tuple[str, str]]:
-        """A client's leaveGroup; returns an ack error or None."""
-        if not conn.permissions.allows(JOIN_LEAVE_GROUP, group):
-            return ("Forbidden", f"The connection has no permission to leave group '{group}'.")
-        self.leave_group(conn, group)
-        return None
-
-    def client_send_to_group(
-        self,
-        conn: Connection,
-        group: str,
-        payload: Payload,
-        *,
-        no_echo: bool = False,
-        ttl_seconds: Optional[int] = None,
-        metadata: Optional[dict[str, str]] = None,
-    ) -> Optional[tuple[str, str]]:
-        """A client's sendToGroup (membership not needed, only the permission); returns an ack error or None."""
-        if not conn.permissions.allows(SEND_TO_GROUP, group):
-            return ("Forbidden", f"The connection has no permission to send to group '{group}'.")
-        targets = self.targets_group(conn.hub, group)
-        if no_echo:
-            targets = [t for t in targets if t is not conn]
-        self.deliver(
-            targets, payload, group=group, from_user_id=conn.user_id, ttl_seconds=ttl_seconds, metadata=metadata
-        )
-        return None
-
-    def sequence_ack(self, conn: Connection, sequence_id: int) -> None:
-        """A cumulative ack: every buffered message up to ``sequence_id`` is released."""
-        unacked = conn.unacked
-        while unacked and unacked[0][0] <= sequence_id:
-            _seq, _text, size = unacked.popleft()
-            conn.buffered_messages -= 1
-            conn.buffered_bytes -= size
-
-    # ------------------------------------------------------------------ outbound queue
-    def _notify(self, conn: Connection) -> None:
-        if conn.wakeup is not None:
+    @staticmethod
+    def _wake(session: Session) -> None:
+        wakeup = session.wakeup
+        if wakeup is not None:
             try:
-                conn.wakeup()
+                wakeup()
             except Exception:  # a broken adapter callback must not break routing
-                log.exception("wakeup callback failed for %s", conn.connection_id)
+                log.exception("wakeup callback failed for %s", session.connection_id)
 
-    def _push(self, conn: Connection, entry: _Entry) -> bool:
-        if conn.state not in (ConnectionState.OPEN, ConnectionState.HELD):
-            return False
-        if entry.delivery is not None:
-            size = entry.delivery.size
-            reliable = conn.kind is ConnectionKind.RELIABLE
-            max_msgs = self.buffer_max_messages if reliable else self.pending_max_messages
-            max_bytes = self.buffer_max_bytes if reliable else self.pending_max_bytes
-            if conn.buffered_messages + 1 > max_msgs or conn.buffered_bytes + size > max_bytes:
-                self._overflow(conn)
-                return False
-            conn.buffered_messages += 1
-            conn.buffered_bytes += size
-        conn.queue.append(entry)
-        self._notify(conn)
-        return True
-
-    def _overflow(self, conn: Connection) -> None:
-        log.warning("connection %s closed: its outbound buffer is full", conn.connection_id)
+    def _overflow(self, session: Session) -> None:
+        log.warning("connection %s closed: its outbound buffer is full", session.connection_id)
         self.close(
-            conn,
+            session,
             code=CLOSE_POLICY,
             reason="The connection was closed because its message buffer is full.",
             close_reason="Message buffer full",
         )
-
-    def _drop_buffers(self, conn: Connection) -> None:
-        if conn.unacked:
-            conn.unacked.clear()
-        conn.resend = None
-        conn.buffered_messages = 0
-        conn.buffered_bytes = 0
-
-    def _release(self, conn: Connection, entry: _Entry) -> None:
-        if entry.delivery is not None:
-            conn.buffered_messages -= 1
-            conn.buffered_bytes -= entry.delivery.size
-
-    def _purge_expired(self, conn: Connection, now: float) -> None:
-        queue = conn._queue
-        if not queue or all(entry.expires_at is None or entry.expires_at > now for entry in queue):
-            return
-        kept: deque[_Entry] = deque()
-        for entry in queue:
-            if entry.expires_at is not None and entry.expires_at <= now:
-                self._release(conn, entry)
-            else:
-                kept.append(entry)
-        conn._queue = kept
-
-    def next_frame(self, conn: Connection) -> Optional[Outbound]:
-        """Take the next frame to write for a connection, or None when nothing is pending.
-
-        Messages whose TTL passed are dropped here; a reliable client's message gets its sequence id and stays
-        buffered until acked.
-        """
-        frame = self.take_frame(conn)
-        if isinstance(frame, Sequenced):
-            return with_sequence_id(frame.sequence_id, frame.text)
-        return frame
-
-    def take_frame(self, conn: Connection) -> Optional[RawOutbound]:
-        """Like :meth:`next_frame`, but a reliable client's message comes as :class:`Sequenced`.
-
-        Its ``text`` is the same object for every recipient of a message (so is a raw client's frame), which lets an
-        adapter encode a fanned-out message once.
-        """
-        if conn.state is ConnectionState.OPEN and conn.resend:
-            return conn.resend.popleft()
-        queue = conn._queue
-        if not queue or conn.state not in (ConnectionState.OPEN, ConnectionState.CLOSING):
-            return None
-        now: Optional[float] = None
-        while queue:
-            entry = queue.popleft()
-            if entry.close is not None:
-                return entry.close
-            if entry.control is not None:
-                return entry.control
-            delivery = entry.delivery
-            assert delivery is not None
-            if entry.expires_at is not None:
-                if now is None:
-                    now = self.clock()
-                if entry.expires_at <= now:
-                    self._release(conn, entry)
-                    continue
-            conn.delivered += 1
-            kind = conn.kind
-            if kind is ConnectionKind.RAW:
-                self._release(conn, entry)
-                return delivery.raw
-            text = delivery.json_text()
-            if kind is ConnectionKind.RELIABLE:
-                seq = conn.next_sequence_id
-                conn.next_sequence_id = seq + 1
-                assert conn.unacked is not None
-                conn.unacked.append((seq, text, delivery.size))  # released by sequence_ack
-                return Sequenced(seq, text)
-            self._release(conn, entry)
-            return text
-        return None
-
-    def pending(self, conn: Connection) -> Iterator[Outbound]:
-        """Drain every frame that is ready now (mainly for tests)."""
-        while True:
-            frame = self.next_frame(conn)
-            if frame is None:
-                return
-            yield frame

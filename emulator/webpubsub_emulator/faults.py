@@ -3,26 +3,22 @@
 A :class:`FaultPlan` says what goes wrong (a share of REST calls answered 503 or 429, delayed REST answers, WebSocket
 transports cut without a close frame). A :class:`FaultInjector` holds the plan in force, the random source (seeded,
 so a run can be repeated) and a bounded log of the REST requests the emulator saw. The plan can be swapped while the
-emulator runs. The REST side is an aiohttp middleware; the WebSocket side is asked by each connection's writer after
-every new message it wrote. ``/api/health`` is never faulted: start-up probes must not fail.
+emulator runs. Nothing here performs IO: the REST adapter asks :meth:`FaultInjector.rest_fault` what to do with a
+request (wait, fail) and records what it answered; the WebSocket frame writer asks :meth:`FaultInjector.should_drop`
+after every new message it wrote. ``/api/health`` is never faulted: start-up probes must not fail.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, replace
 from typing import NamedTuple, Optional, Union
 
-from aiohttp import web
-from aiohttp.typedefs import Handler
+from .errors import EmulatorError, ServiceUnavailable, TooManyRequests
 
-from .rest import error_response
-
-__all__ = ["FaultInjector", "FaultPlan", "RestRecord", "parse_faults"]
+__all__ = ["FaultInjector", "FaultPlan", "RestFault", "RestRecord", "is_faultable", "parse_faults"]
 
 #: How many REST requests :attr:`FaultInjector.rest_log` keeps (the newest ones).
 REST_LOG_SIZE = 1000
@@ -171,6 +167,22 @@ class RestRecord(NamedTuple):
     at: float = 0.0
 
 
+class RestFault(NamedTuple):
+    """The fault plan's decision for one REST request: log it (``logged``), fail it (``error``), delay it."""
+
+    logged: bool
+    error: Optional[EmulatorError]
+    delay: float
+
+
+_NO_FAULT = RestFault(False, None, 0.0)
+
+
+def is_faultable(path: str) -> bool:
+    """True for the REST requests a plan acts on and the log records: ``/api/...`` except the health probe."""
+    return path.startswith("/api/") and path.rstrip("/") != "/api/health"
+
+
 class FaultInjector:
     """The plan in force, its random source and the REST request log. Safe to reconfigure from another thread."""
 
@@ -211,54 +223,26 @@ class FaultInjector:
         with self._lock:
             return self._random.random()
 
-    def _rest_decision(self) -> tuple[FaultPlan, Optional[int], float]:
+    def rest_fault(self, path: str) -> RestFault:
+        """What to do with a REST request to ``path`` (a draw from the plan in force; nothing for the health probe)."""
+        if not is_faultable(path):
+            return _NO_FAULT
         with self._lock:
             plan = self._plan
             low, high = plan.delay_range
             delay = low if low == high else self._random.uniform(low, high)
             fail = plan.rest_failure_rate > 0 and self._random.random() < plan.rest_failure_rate
-        return plan, (plan.rest_failure_status if fail else None), delay
+        error: Optional[EmulatorError] = None
+        if fail and plan.rest_failure_status == 429:
+            error = TooManyRequests("Injected fault: too many requests.", retry_after=plan.rest_retry_after)
+        elif fail:
+            error = ServiceUnavailable("Injected fault: the service is unavailable.")
+        return RestFault(True, error, delay)
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """The aiohttp middleware applying REST faults and logging ``/api/`` requests (health excepted)."""
-        path = request.path
-        if not path.startswith("/api/") or path.rstrip("/") == "/api/health":
-            return await handler(request)
-        plan, fail_status, delay = self._rest_decision()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        fault: Optional[str] = None
-        if fail_status is not None:
-            fault = f"rest-fail:{fail_status}"
-            response: web.StreamResponse = self._fault_response(request, fail_status, plan)
-        else:
-            response = await handler(request)
-        record = RestRecord(
-            method=request.method,
-            path=request.rel_url.raw_path,
-            query=request.rel_url.raw_query_string,
-            authorization=request.headers.get("Authorization"),
-            status=response.status,
-            fault=fault,
-            delay=delay,
-            at=time.monotonic(),
-        )
+    def record(self, record: RestRecord) -> None:
+        """Log one answered REST request (the oldest is forgotten past :data:`REST_LOG_SIZE`)."""
         with self._lock:
             self._log.append(record)
-        return response
-
-    @staticmethod
-    def _fault_response(request: web.Request, status: int, plan: FaultPlan) -> web.Response:
-        if status == 429:
-            response = error_response(
-                429, "TooManyRequests", "Injected fault: too many requests.", head=request.method == "HEAD"
-            )
-            response.headers["Retry-After"] = str(plan.rest_retry_after)
-            return response
-        return error_response(
-            503, "ServiceUnavailable", "Injected fault: the service is unavailable.", head=request.method == "HEAD"
-        )
 
     def should_drop(self, delivered: int) -> bool:
         """Asked after the ``delivered``-th message was written to a connection: cut its transport now?"""

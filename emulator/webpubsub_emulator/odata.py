@@ -29,6 +29,8 @@ import enum
 import re
 from typing import Any, Callable, Collection, List, NoReturn, Optional, Protocol, Tuple
 
+from .errors import BadRequest
+
 __all__ = [
     "MAX_CLAUSES",
     "MAX_DEPTH",
@@ -48,7 +50,7 @@ _MAX_INT_DIGITS = 18
 _SNIPPET = 24
 
 
-class FilterError(ValueError):
+class FilterError(BadRequest, ValueError):
     """A syntax or type error in a filter.  The message is short and safe to return in a 400 body."""
 
 

@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+from .errors import BadRequest
+
 __all__ = [
     "JSON_PROTOCOL",
     "MAX_ACK_ID",
@@ -87,7 +89,7 @@ class Payload:
         return cls("binary", bytes(data), base64.b64encode(data).decode("ascii"), len(data))
 
 
-class MalformedMessage(ValueError):
+class MalformedMessage(BadRequest, ValueError):
     """A client frame the service refuses: not JSON, not an object, no type, or a field of the wrong JSON type."""
 
 

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
+from .errors import BadRequest
+
 __all__ = [
     "JOIN_LEAVE_GROUP",
     "MAX_WILDCARD_STARS",
@@ -62,7 +64,7 @@ _ROLE_KINDS: Dict[str, Tuple[str, bool]] = {
 }
 
 
-class RoleError(ValueError):
+class RoleError(BadRequest, ValueError):
     """A malformed role (for example a bad wildcard pattern) or an unknown permission name."""
 
 

@@ -1,4 +1,4 @@
-"""The app factory and the two runners: :class:`Emulator` (async) and :class:`EmulatorThread` (sync, own thread)."""
+"""The emulator's runners: :class:`Emulator` (in the current event loop) and :class:`EmulatorThread` (a thread)."""
 
 from __future__ import annotations
 
@@ -26,72 +26,29 @@ from typing import (
 
 from aiohttp import web
 
-from . import auth
+from . import auth, limits
+from .app import GATEWAY_KEY, REST_KEY, create_app
 from .core import Core
 from .faults import FaultInjector, FaultPlan, RestRecord
-from .rest import RestApi
-from .upstream import EventHandler, Upstream
-from .websocket import DEFAULT_ACK_DELAY, WebSocketGateway
+from .trace import Trace
+from .upstream import Upstream
+from .upstream_contract import EventHandler
+from .websocket import DEFAULT_ACK_DELAY
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorOptions", "EmulatorThread", "create_app"]
+__all__ = ["DEFAULT_ACCESS_KEY", "Emulator", "EmulatorOptions", "EmulatorThread"]
 
 log = logging.getLogger(__name__)
 
 #: The well-known development key (the same one the other local emulators use). Not a secret.
 DEFAULT_ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 _TICK_SECONDS = 1.0
-_MAX_LINE_BYTES = 64 * 1024
-
-CORE_KEY = web.AppKey("core", Core)
-REST_KEY = web.AppKey("rest", RestApi)
-GATEWAY_KEY = web.AppKey("gateway", WebSocketGateway)
 
 
 def _format_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
-def create_app(
-    core: Core,
-    access_key: str,
-    endpoint: str,
-    upstream: Optional[Upstream] = None,
-    faults: Optional[FaultInjector] = None,
-) -> web.Application:
-    """Build the aiohttp application serving ``/api/...`` (REST) and ``/client/...`` (WebSocket clients).
-
-    With ``faults`` the REST calls pass through its middleware and the WebSocket writers ask it whether to drop.
-    The middleware wraps the REST route only (it acts on ``/api/`` alone): as an application middleware its frame
-    would stay alive with every WebSocket connection, and the app would run aiohttp's middleware chain for each.
-    """
-    rest = RestApi(core, access_key, endpoint)
-    gateway = WebSocketGateway(core, access_key, endpoint, upstream, faults)
-    app = web.Application(client_max_size=2 * 1024 * 1024)
-    app[CORE_KEY] = core
-    app[REST_KEY] = rest
-    app[GATEWAY_KEY] = gateway
-    api_handler = rest.handle
-    if faults is not None:
-        fault_middleware = faults.middleware
-
-        async def api_handler(request: web.Request) -> web.StreamResponse:
-            return await fault_middleware(request, rest.handle)
-
-    app.router.add_route("*", "/api/{tail:[\\s\\S]*}", api_handler)
-    app.router.add_route("*", "/client", gateway.handle)
-    app.router.add_route("*", "/client/{tail:[\\s\\S]*}", gateway.handle)
-
-    async def on_shutdown(_app: web.Application) -> None:
-        await gateway.close_all()
-        await gateway.drain_events()
-        if upstream is not None:
-            await upstream.close()
-
-    app.on_shutdown.append(on_shutdown)
-    return app
 
 
 class EmulatorOptions(TypedDict, total=False):
@@ -145,7 +102,9 @@ class Emulator:
             self.event_handlers.setdefault(hub.lower(), []).extend(handlers)
         self._requested_port = port
         self.port = port
-        self.core = Core(clock)
+        #: what the emulator does, for observers (see :mod:`webpubsub_emulator.trace`)
+        self.trace = Trace()
+        self.core = Core(clock, trace=self.trace)
         self._runner: Optional[web.AppRunner] = None
         self._ticker: Optional[asyncio.Task[None]] = None
 
@@ -198,7 +157,11 @@ class Emulator:
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
         # the endpoint (used for `aud` checks) is only known once the port is bound, so the app reads it lazily
-        upstream = Upstream(self.access_key, self.endpoint, self.event_handlers) if self.event_handlers else None
+        upstream = (
+            Upstream(self.access_key, self.endpoint, self.event_handlers, trace=self.trace)
+            if self.event_handlers
+            else None
+        )
         app = create_app(self.core, self.access_key, self.endpoint, upstream, self.fault_injector)
         app[GATEWAY_KEY].close_on_event_failure = self.event_failure == "close"
         app[GATEWAY_KEY].ack_delay = self.ack_delay
@@ -208,8 +171,8 @@ class Emulator:
             handle_signals=False,
             access_log=None,
             shutdown_timeout=2.0,
-            max_line_size=_MAX_LINE_BYTES,
-            max_field_size=_MAX_LINE_BYTES,
+            max_line_size=limits.MAX_LINE_BYTES,
+            max_field_size=limits.MAX_LINE_BYTES,
         )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port, reuse_address=True)
@@ -301,6 +264,7 @@ class EmulatorThread:
     connection_string = _FromEmulator[str]("A connection string the server SDKs accept.")
     faults = _FromEmulator[FaultPlan]("The fault plan in force.")
     rest_log = _FromEmulator[list[RestRecord]]("The newest REST requests the emulator saw, oldest first.")
+    trace = _FromEmulator[Trace]("What the emulator does, for observers (called on the emulator's thread).")
 
     def __init__(
         self,

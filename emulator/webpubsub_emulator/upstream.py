@@ -1,122 +1,43 @@
-"""Upstream event handlers: CloudEvents over HTTP (binary content mode) to the application's server.
+"""aiohttp adapter for the upstream event handlers: the HTTP client that sends the service's CloudEvents.
 
-A hub can have event handlers (``url_template`` with ``{event}``/``{hub}``, a user-event pattern and a set of system
-events); the first matching handler gets the event. Before the first event to a URL the handler is validated with an
-``OPTIONS`` request (abuse protection), and a success is cached for a minute.
+What is sent and what an answer means is :mod:`.upstream_contract`; this module only does the IO: before the first
+event to a handler URL it validates the URL (abuse protection: ``OPTIONS``, ``GET`` when that answers 404; a success
+is cached for a minute), POSTs events with the contract's headers, keeps the cookies handlers set per connection, and
+runs the fire-and-forget ``connected`` / ``disconnected`` events as tasks. It implements
+:class:`~.upstream_contract.UpstreamPort`, which is all the WebSocket adapter knows of it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import itertools
 import logging
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
 import aiohttp
-from multidict import CIMultiDict, CIMultiDictProxy
 
-__all__ = [
-    "SYSTEM_EVENTS",
-    "EventHandler",
-    "EventTarget",
-    "Upstream",
-    "UpstreamError",
-    "UpstreamResponse",
-    "parse_handler_spec",
-]
+from .errors import UpstreamError
+from .trace import Trace
+from .upstream_contract import (
+    EventCall,
+    EventHandler,
+    EventTarget,
+    HandlerTable,
+    UpstreamResponse,
+    event_headers,
+    origin_allowed,
+    system_call,
+    validation_headers,
+)
+
+__all__ = ["Upstream"]
 
 log = logging.getLogger(__name__)
 
-SYSTEM_EVENTS = frozenset({"connect", "connected", "disconnected"})
 _VALIDATION_TTL = 60.0
 _VALIDATION_TIMEOUT = 10.0
 _EVENT_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class EventHandler:
-    """One upstream handler of a hub.
-
-    ``user_event_pattern`` is ``*``, a comma-separated list or a single name (case-insensitive); ``system_events`` is a
-    subset of ``connect``, ``connected``, ``disconnected``.
-    """
-
-    url_template: str
-    user_event_pattern: str = "*"
-    system_events: frozenset[str] = SYSTEM_EVENTS
-
-    def __post_init__(self) -> None:
-        parts = urlsplit(self.url_template)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("an event handler URL must be an absolute http(s) URL")
-        if "{" in parts.netloc:
-            raise ValueError("placeholders are allowed in the path of an event handler URL, not in its host")
-        unknown = set(self.system_events) - SYSTEM_EVENTS
-        if unknown:
-            raise ValueError(f"unknown system event {sorted(unknown)[0]!r}")
-
-    def handles_user_event(self, event: str) -> bool:
-        """True when the user event name matches the pattern."""
-        pattern = self.user_event_pattern.strip()
-        if not pattern:
-            return False
-        if pattern == "*":
-            return True
-        return event.lower() in {p.strip().lower() for p in pattern.split(",") if p.strip()}
-
-    def url(self, event: str, hub: str) -> str:
-        """The URL for an event (``{event}`` and ``{hub}`` substituted)."""
-        return self.url_template.replace("{event}", event).replace("{hub}", hub)
-
-
-def parse_handler_spec(spec: str) -> tuple[str, EventHandler]:
-    """Parse ``HUB=URL`` (every user event and every system event go to URL)."""
-    hub, sep, url = spec.partition("=")
-    if not sep or not hub.strip() or not url.strip():
-        raise ValueError("an event handler is given as HUB=URL, e.g. chat=http://localhost:3000/eventhandler/{event}")
-    return hub.strip(), EventHandler(url.strip())
-
-
-class UpstreamError(Exception):
-    """The handler could not be reached, timed out, or failed validation."""
-
-
-@dataclass
-class UpstreamResponse:
-    """What the handler answered."""
-
-    status: int
-    body: bytes
-    content_type: Optional[str]
-    headers: CIMultiDictProxy[str]
-
-    @property
-    def ok(self) -> bool:
-        """True for 2xx."""
-        return 200 <= self.status < 300
-
-
-@dataclass
-class EventTarget:
-    """The connection an event is about."""
-
-    hub: str
-    connection_id: str
-    user_id: Optional[str]
-    subprotocol: Optional[str] = None
-    connection_state: Optional[str] = None
-    cookies: dict[str, str] = field(default_factory=dict)
-    event_ids: itertools.count[int] = field(default_factory=itertools.count)
-
-
-def _now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Upstream:
@@ -126,33 +47,31 @@ class Upstream:
         self,
         access_key: str,
         endpoint: str,
-        handlers: Mapping[str, Sequence[EventHandler]],
+        handlers: Union[HandlerTable, Mapping[str, Sequence[EventHandler]]],
         *,
         timeout: float = _EVENT_TIMEOUT,
+        trace: Optional[Trace] = None,
     ) -> None:
         self.access_key = access_key
+        #: the emulator's own base URL (its host is the ``WebHook-Request-Origin``)
         self.endpoint = endpoint
-        self.handlers = {hub.lower(): list(items) for hub, items in handlers.items()}
+        self._handlers = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
         self.timeout = timeout
+        self.trace = trace if trace is not None else Trace()
         self._session: Optional[aiohttp.ClientSession] = None
         self._validated: dict[str, float] = {}
         self._validation_locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
-    def configured(self) -> bool:
-        """True when at least one hub has a handler."""
-        return any(self.handlers.values())
+    def handlers(self) -> HandlerTable:
+        """The handler table."""
+        return self._handlers
 
-    def find(
-        self, hub: str, *, system_event: Optional[str] = None, user_event: Optional[str] = None
-    ) -> Optional[EventHandler]:
-        """The first handler of the hub that takes this event, or None."""
-        for handler in self.handlers.get(hub.lower(), []):
-            if system_event is not None and system_event in handler.system_events:
-                return handler
-            if user_event is not None and handler.handles_user_event(user_event):
-                return handler
-        return None
+    @property
+    def origin(self) -> str:
+        """The host the service calls itself in ``WebHook-Request-Origin``."""
+        return urlsplit(self.endpoint).hostname or "localhost"
 
     async def close(self) -> None:
         """Release the HTTP session."""
@@ -168,16 +87,6 @@ class Upstream:
             )
         return self._session
 
-    @property
-    def origin(self) -> str:
-        """The host the service calls itself in ``WebHook-Request-Origin``."""
-        return urlsplit(self.endpoint).hostname or "localhost"
-
-    def signature(self, connection_id: str) -> str:
-        """``ce-signature``: HMAC-SHA256 of the connection id keyed with the access key."""
-        digest = hmac.new(self.access_key.encode("utf-8"), connection_id.encode("utf-8"), hashlib.sha256).hexdigest()
-        return f"sha256={digest}"
-
     async def _validate(self, url: str) -> None:
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc}{parts.path}"
@@ -185,7 +94,7 @@ class Upstream:
         async with lock:
             if self._validated.get(key, 0.0) > time.monotonic():
                 return
-            headers = {"WebHook-Request-Origin": self.origin, "ce-awpsversion": "1.0"}
+            headers = validation_headers(self.origin)
             timeout = aiohttp.ClientTimeout(total=_VALIDATION_TIMEOUT)
             try:
                 async with self._client().options(url, headers=headers, timeout=timeout) as resp:
@@ -195,53 +104,66 @@ class Upstream:
                         status, allowed = resp.status, resp.headers.get("WebHook-Allowed-Origin")
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                 raise UpstreamError(f"event handler validation failed: {type(exc).__name__}") from None
-            origins = {o.strip().lower() for o in (allowed or "").split(",")}
-            if not 200 <= status < 300 or not ({"*", self.origin.lower()} & origins):
+            if not origin_allowed(status, allowed, self.origin):
                 raise UpstreamError(f"event handler validation failed (HTTP {status}, allowed origin {allowed!r})")
             self._validated[key] = time.monotonic() + _VALIDATION_TTL
 
-    async def send(
-        self,
-        handler: EventHandler,
-        target: EventTarget,
-        *,
-        event_name: str,
-        ce_type: str,
-        body: bytes,
-        content_type: str,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> UpstreamResponse:
-        """POST one event; raises :class:`UpstreamError` when the handler is unreachable or not validated."""
+    async def send(self, target: EventTarget, call: EventCall) -> UpstreamResponse:
+        """POST one event; raises :class:`~.errors.UpstreamError` when the handler is unreachable or not validated."""
+        handler, event_name = call.handler, call.event_name
         url = handler.url(event_name, target.hub)
-        await self._validate(handler.url("validate", target.hub))
-        headers: CIMultiDict[str] = CIMultiDict()
-        headers["WebHook-Request-Origin"] = self.origin
-        headers["Content-Type"] = content_type
-        headers["ce-specversion"] = "1.0"
-        headers["ce-awpsversion"] = "1.0"
-        headers["ce-type"] = ce_type
-        headers["ce-source"] = f"/hubs/{target.hub}/client/{target.connection_id}"
-        headers["ce-id"] = str(next(target.event_ids))
-        headers["ce-time"] = _now_rfc3339()
-        headers["ce-signature"] = self.signature(target.connection_id)
-        if target.user_id is not None:
-            headers["ce-userId"] = target.user_id
-        headers["ce-connectionId"] = target.connection_id
-        headers["ce-hub"] = target.hub
-        headers["ce-eventName"] = event_name
-        if target.subprotocol:
-            headers["ce-subprotocol"] = target.subprotocol
-        if target.connection_state is not None:
-            headers["ce-connectionState"] = target.connection_state
-        if target.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in target.cookies.items())
-        for key, value in (extra_headers or {}).items():
-            headers[key] = value
+        started = time.perf_counter()
+        status: Optional[int] = None
         try:
-            async with self._client().post(url, data=body, headers=headers) as resp:
-                payload = await resp.read()
-                for morsel in resp.cookies.values():
-                    target.cookies[morsel.key] = morsel.value
-                return UpstreamResponse(resp.status, payload, resp.headers.get("Content-Type"), resp.headers)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise UpstreamError(f"event handler unreachable: {type(exc).__name__}") from None
+            await self._validate(handler.url("validate", target.hub))
+            headers = event_headers(
+                target,
+                event_name=event_name,
+                ce_type=call.ce_type,
+                content_type=call.content_type,
+                origin=self.origin,
+                access_key=self.access_key,
+                extra_headers=call.extra_headers,
+            )
+            try:
+                async with self._client().post(url, data=call.body, headers=headers) as resp:
+                    payload = await resp.read()
+                    for morsel in resp.cookies.values():
+                        target.cookies[morsel.key] = morsel.value
+                    status = resp.status
+                    return UpstreamResponse(
+                        resp.status, payload, resp.headers.get("Content-Type"), tuple(resp.headers.items())
+                    )
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                raise UpstreamError(f"event handler unreachable: {type(exc).__name__}") from None
+        finally:
+            if self.trace.observers:
+                ms = (time.perf_counter() - started) * 1000
+                self.trace.emit(
+                    "upstream", target.hub, target.connection_id, event=event_name, url=url, status=status, ms=ms
+                )
+
+    def fire(self, target: EventTarget, event: str, body: bytes) -> None:
+        """Send a non-blocking system event (``connected`` / ``disconnected``); failures are only logged."""
+        handler = self._handlers.find(target.hub, system_event=event)
+        if handler is None:
+            return
+
+        async def run() -> None:
+            try:
+                resp = await self.send(target, system_call(handler, event, body))
+                if not resp.ok:
+                    log.warning("%s event of %s answered HTTP %s", event, target.connection_id, resp.status)
+            except UpstreamError as exc:
+                log.warning("%s event of %s failed: %s", event, target.connection_id, exc)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain_events(self, timeout: float = 5.0) -> None:
+        """Wait (up to ``timeout``) for pending ``connected``/``disconnected`` events, then cancel what is left."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+        for task in list(self._tasks):
+            task.cancel()

@@ -1,12 +1,15 @@
 """Pure validation rules shared by the REST and WebSocket adapters.
 
-Every function raises :class:`ValidationError` (a ``ValueError``) with a message that is safe to return to a caller.
+Every function raises :class:`ValidationError` (a :class:`~.errors.BadRequest` and a ``ValueError``) with a message that
+is safe to return to a caller.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Optional
+
+from .errors import BadRequest
 
 __all__ = [
     "API_VERSIONS",
@@ -29,7 +32,7 @@ HUB_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}\Z")
 MAX_GROUP_LENGTH = 1024
 
 
-class ValidationError(ValueError):
+class ValidationError(BadRequest, ValueError):
     """Raised for input that breaks a service rule. The message is safe to show to the caller."""
 
 

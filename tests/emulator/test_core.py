@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional
+from typing import List, Optional
 
 import pytest
-from webpubsub_emulator.core import CloseFrame, Connection, ConnectionKind, ConnectionState, Core
+from core_support import FakeClock, context, frames, messages
+from core_support import open_session as connect
+from webpubsub_emulator.core import Core
+from webpubsub_emulator.errors import Forbidden
+from webpubsub_emulator.json_clients import JSON, settle
 from webpubsub_emulator.odata import parse_filter
+from webpubsub_emulator.outbox import CloseFrame
 from webpubsub_emulator.protocol import MalformedMessage, Payload, parse_client_message
+from webpubsub_emulator.raw_clients import RAW
+from webpubsub_emulator.reliable_clients import RELIABLE
 from webpubsub_emulator.roles import PermissionState
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from webpubsub_emulator.session import SessionState as ConnectionState
 
 
 @pytest.fixture
@@ -31,35 +28,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def core(clock: FakeClock) -> Core:
     return Core(clock)
-
-
-def connect(
-    core: Core,
-    hub: str = "hub",
-    *,
-    user: Optional[str] = None,
-    kind: ConnectionKind = ConnectionKind.JSON,
-    roles: tuple[str, ...] = (),
-    groups: tuple[str, ...] = (),
-    drain: bool = True,
-) -> Connection:
-    sub = {ConnectionKind.RAW: None, ConnectionKind.JSON: "json.webpubsub.azure.v1"}.get(
-        kind, "json.reliable.webpubsub.azure.v1"
-    )
-    conn = core.add_connection(
-        hub, user_id=user, kind=kind, permissions=PermissionState(roles), subprotocol=sub, groups=groups
-    )
-    if drain:
-        frames(core, conn)
-    return conn
-
-
-def frames(core: Core, conn: Connection) -> List[Any]:
-    return list(core.pending(conn))
-
-
-def messages(core: Core, conn: Connection) -> List[Any]:
-    return [json.loads(f) if isinstance(f, str) else f for f in frames(core, conn)]
 
 
 # ---------------------------------------------------------------- connections, hubs, users, groups
@@ -76,13 +44,13 @@ def test_json_connection_gets_connected_first_with_user_id_key(core: Core) -> No
 
 
 def test_reliable_connected_carries_reconnection_token(core: Core) -> None:
-    conn = connect(core, kind=ConnectionKind.RELIABLE, drain=False)
+    conn = connect(core, kind=RELIABLE, drain=False)
     (msg,) = messages(core, conn)
     assert msg["reconnectionToken"] == conn.reconnection_token and conn.reconnection_token
 
 
 def test_raw_connection_gets_no_system_message(core: Core) -> None:
-    conn = connect(core, kind=ConnectionKind.RAW, drain=False)
+    conn = connect(core, kind=RAW, drain=False)
     assert frames(core, conn) == []
 
 
@@ -123,12 +91,12 @@ def test_close_removes_from_indexes_and_queues_disconnected_then_close(core: Cor
     out = frames(core, conn)
     assert json.loads(out[0]) == {"type": "system", "event": "disconnected", "message": "bye"}
     assert out[1] == CloseFrame(1000, "")
-    core.finished(conn)
+    core.transport_closed(conn)
     assert conn.state is ConnectionState.GONE
 
 
 def test_close_of_raw_client_sends_only_the_close(core: Core) -> None:
-    conn = connect(core, kind=ConnectionKind.RAW)
+    conn = connect(core, kind=RAW)
     core.close(conn, reason="bye")
     assert frames(core, conn) == [CloseFrame(1000, "")]
 
@@ -144,7 +112,7 @@ def test_transport_loss_removes_a_non_reliable_connection(core: Core) -> None:
 
 
 def test_delivery_formats_per_kind(core: Core) -> None:
-    raw = connect(core, kind=ConnectionKind.RAW)
+    raw = connect(core, kind=RAW)
     js = connect(core)
     targets = [raw, js]
     core.deliver(targets, Payload.text("hi"))
@@ -179,10 +147,10 @@ def test_select_applies_filter_and_excluded(core: Core) -> None:
     b = connect(core, user="listener-2")
     c = connect(core, user="other")
     flt = parse_filter("startswith(userId, 'listener-')")
-    assert core.select(core.targets_all("hub"), filter=flt) == [a, b]
-    assert core.select(core.targets_all("hub"), filter=flt, excluded={a.connection_id}) == [b]
-    assert core.select(core.targets_all("hub"), filter=parse_filter("'g' in groups")) == [a]
-    assert c in core.select(core.targets_all("hub"), filter=parse_filter("userId ne 'x'"))
+    assert core.select(core.live_connections("hub"), filter=flt) == [a, b]
+    assert core.select(core.live_connections("hub"), filter=flt, excluded={a.connection_id}) == [b]
+    assert core.select(core.live_connections("hub"), filter=parse_filter("'g' in groups")) == [a]
+    assert c in core.select(core.live_connections("hub"), filter=parse_filter("userId ne 'x'"))
 
 
 def test_hubs_are_isolated(core: Core) -> None:
@@ -195,11 +163,12 @@ def test_hubs_are_isolated(core: Core) -> None:
 def test_client_send_to_group_needs_permission_not_membership(core: Core) -> None:
     sender = connect(core, user="s")
     receiver = connect(core, groups=("g",))
-    err = core.client_send_to_group(sender, "g", Payload.text("x"))
-    assert err is not None and err[0] == "Forbidden" and "g" in err[1]
+    with pytest.raises(Forbidden) as refused:
+        core.client_send_to_group(sender, "g", Payload.text("x"))
+    assert refused.value.code == "Forbidden" and "g" in refused.value.message
     assert frames(core, receiver) == []
     sender.permissions.grant("sendToGroup", "g")
-    assert core.client_send_to_group(sender, "g", Payload.text("x")) is None
+    core.client_send_to_group(sender, "g", Payload.text("x"))  # permitted: no error
     assert messages(core, receiver)[0]["fromUserId"] == "s"
 
 
@@ -214,25 +183,35 @@ def test_no_echo_skips_the_sender(core: Core) -> None:
 
 def test_client_join_checks_scoped_and_wildcard_roles(core: Core) -> None:
     conn = connect(core, roles=("webpubsub.joinLeaveGroup.a", "webpubsub.joinLeaveGroups.room-*"))
-    assert core.client_join(conn, "a") is None
-    assert core.client_join(conn, "room-1") is None
-    err = core.client_join(conn, "b")
-    assert err is not None and err[0] == "Forbidden"
+    core.client_join(conn, "a")
+    core.client_join(conn, "room-1")
+    with pytest.raises(Forbidden) as refused:
+        core.client_join(conn, "b")
+    assert refused.value.code == "Forbidden"
     assert conn.groups == {"a", "room-1"}
 
 
 def test_acks_and_duplicates(core: Core) -> None:
     conn = connect(core)
-    core.ack(conn, 7, ("Forbidden", "no"))
-    assert not core.is_duplicate(conn, 7)  # a failure is not recorded
-    core.ack(conn, 7)
-    assert core.is_duplicate(conn, 7)
-    core.ack(conn, None)  # fire-and-forget: nothing
-    out = messages(core, conn)
-    assert out[0]["success"] is False and out[0]["error"] == {"name": "Forbidden", "message": "no"}
-    assert out[1] == {"type": "ack", "ackId": 7, "success": True}
-    assert out[2]["error"] == {"name": "Duplicate", "message": "Message with ack-id: 7 has been processed"}
-    assert len(out) == 3
+    ctx = context(core)
+
+    def join(ack_id: Optional[int]) -> Optional[str]:
+        frame = {"type": "joinGroup", "group": "g", **({"ackId": ack_id} if ack_id is not None else {})}
+        ack = JSON.on_frame(ctx, conn, json.dumps(frame))
+        assert ack is None or isinstance(ack, str)
+        return ack
+
+    out = [join(7)]  # no permission: a failure, which is not recorded
+    conn.permissions.grant("joinLeaveGroup", None)
+    out.append(join(7))  # now processed
+    out.append(join(7))  # the same ackId again
+    assert join(None) is None  # fire-and-forget: nothing
+    acks = [json.loads(a) for a in out if a is not None]
+    assert acks[0]["success"] is False
+    assert acks[0]["error"] == {"name": "Forbidden", "message": "The connection has no permission to join group 'g'."}
+    assert acks[1] == {"type": "ack", "ackId": 7, "success": True}
+    assert acks[2]["error"] == {"name": "Duplicate", "message": "Message with ack-id: 7 has been processed"}
+    assert len(acks) == 3
 
 
 # ---------------------------------------------------------------- TTL
@@ -254,13 +233,13 @@ def test_ttl_zero_never_expires_and_expire_purges_queues(core: Core, clock: Fake
     core.deliver([conn], Payload.text("drop"), ttl_seconds=1)
     clock.advance(2)
     core.expire()
-    assert conn.buffered_messages == 1
+    assert conn.outbox is not None and conn.outbox.messages == 1
     assert [m["data"] for m in messages(core, conn)] == ["keep"]
 
 
 def test_control_frames_never_expire(core: Core, clock: FakeClock) -> None:
     conn = connect(core)
-    core.ack(conn, 1)
+    core.send_control(conn, settle(conn, 1) or "")
     clock.advance(10_000)
     assert messages(core, conn) == [{"type": "ack", "ackId": 1, "success": True}]
 
@@ -269,38 +248,39 @@ def test_control_frames_never_expire(core: Core, clock: FakeClock) -> None:
 
 
 def test_sequence_ids_and_cumulative_acks(core: Core) -> None:
-    conn = connect(core, kind=ConnectionKind.RELIABLE)
+    conn = connect(core, kind=RELIABLE)
     for i in range(5):
         core.deliver([conn], Payload.text(str(i)))
-    core.ack(conn, 1)
+    core.send_control(conn, settle(conn, 1) or "")
     out = messages(core, conn)
     assert [m.get("sequenceId") for m in out] == [1, 2, 3, 4, 5, None]  # acks carry no sequenceId
-    assert conn.buffered_messages == 5
-    core.sequence_ack(conn, 3)
-    assert [s for s, _t, _n in conn.unacked] == [4, 5] and conn.buffered_messages == 2
-    core.sequence_ack(conn, 2)  # going backwards changes nothing
-    assert conn.buffered_messages == 2
+    assert conn.outbox is not None and conn.outbox.messages == 5
+    ctx = context(core)
+    assert RELIABLE.on_frame(ctx, conn, '{"type":"sequenceAck","sequenceId":3}') is None
+    assert [s for s, _t, _n in conn.kind_state.unacked] == [4, 5] and conn.outbox.messages == 2
+    RELIABLE.on_frame(ctx, conn, '{"type":"sequenceAck","sequenceId":2}')  # going backwards changes nothing
+    assert conn.outbox.messages == 2
 
 
 def test_recovery_resends_unacked_and_continues_sequence(core: Core, clock: FakeClock) -> None:
-    conn = connect(core, kind=ConnectionKind.RELIABLE)
+    conn = connect(core, kind=RELIABLE)
     for i in range(3):
         core.deliver([conn], Payload.text(str(i)))
     frames(core, conn)
-    core.sequence_ack(conn, 1)
+    RELIABLE.sequence_ack(conn, 1)
     assert core.transport_lost(conn) is True
     assert conn.state is ConnectionState.HELD and core.connection_exists("hub", conn.connection_id)
     core.deliver([conn], Payload.text("while-away"))
     clock.advance(20)
-    assert core.recover("hub", conn.connection_id, "wrong") is None
-    assert core.recover("hub", conn.connection_id, conn.reconnection_token or "") is conn
+    assert core.resume("hub", conn.connection_id, "wrong") is None
+    assert core.resume("hub", conn.connection_id, conn.reconnection_token or "") is conn
     out = messages(core, conn)
     assert [(m["sequenceId"], m["data"]) for m in out] == [(2, "1"), (3, "2"), (4, "while-away")]
     assert all(m["type"] == "message" for m in out)  # no second `connected`
 
 
 def test_recovery_window_expires(core: Core, clock: FakeClock) -> None:
-    conn = connect(core, kind=ConnectionKind.RELIABLE, user="u", groups=("g",))
+    conn = connect(core, kind=RELIABLE, user="u", groups=("g",))
     core.transport_lost(conn)
     clock.advance(29)
     assert core.expire() == []
@@ -308,27 +288,27 @@ def test_recovery_window_expires(core: Core, clock: FakeClock) -> None:
     assert core.expire() == [conn]
     assert not core.connection_exists("hub", conn.connection_id)
     assert not core.group_exists("hub", "g") and not core.user_exists("hub", "u")
-    assert core.recover("hub", conn.connection_id, conn.reconnection_token or "") is None
+    assert core.resume("hub", conn.connection_id, conn.reconnection_token or "") is None
 
 
 def test_rest_close_prevents_recovery(core: Core) -> None:
-    conn = connect(core, kind=ConnectionKind.RELIABLE)
+    conn = connect(core, kind=RELIABLE)
     token = conn.reconnection_token or ""
     core.transport_lost(conn)
     core.close(conn, reason="bye")
     assert not core.connection_exists("hub", conn.connection_id)
-    assert core.recover("hub", conn.connection_id, token) is None
+    assert core.resume("hub", conn.connection_id, token) is None
 
 
 def test_reliable_buffer_overflow_closes_with_1008(clock: FakeClock) -> None:
     core = Core(clock, buffer_max_messages=3)
-    conn = connect(core, kind=ConnectionKind.RELIABLE)
-    other = connect(core, kind=ConnectionKind.RELIABLE)
+    conn = connect(core, kind=RELIABLE)
+    other = connect(core, kind=RELIABLE)
     for i in range(4):
         core.deliver([conn, other], Payload.text(str(i)))
-        core.sequence_ack(other, 10**6)
+        RELIABLE.sequence_ack(other, 10**6)
         frames(core, other)
-        core.sequence_ack(other, 10**6)
+        RELIABLE.sequence_ack(other, 10**6)
     out = frames(core, conn)
     assert json.loads(out[-2])["event"] == "disconnected"
     assert out[-1] == CloseFrame(1008, "Message buffer full")
@@ -338,7 +318,7 @@ def test_reliable_buffer_overflow_closes_with_1008(clock: FakeClock) -> None:
 
 def test_reliable_buffer_byte_limit(clock: FakeClock) -> None:
     core = Core(clock, buffer_max_bytes=10)
-    conn = connect(core, kind=ConnectionKind.RELIABLE)
+    conn = connect(core, kind=RELIABLE)
     core.deliver([conn], Payload.text("x" * 6))
     core.deliver([conn], Payload.text("y" * 6))
     assert conn.state is ConnectionState.CLOSING
@@ -434,7 +414,7 @@ def test_on_ended_fires_once_per_final_end_with_the_reason(core: Core, clock: Fa
     core.close(closed, reason="again")  # closing twice changes nothing
     dropped = connect(core)
     core.transport_lost(dropped)
-    held = connect(core, kind=ConnectionKind.RELIABLE)
+    held = connect(core, kind=RELIABLE)
     core.transport_lost(held)  # held for recovery: not ended yet
     assert [cid for cid, _ in ended] == [closed.connection_id, dropped.connection_id]
     clock.advance(31)
@@ -447,15 +427,13 @@ def test_on_ended_fires_once_per_final_end_with_the_reason(core: Core, clock: Fa
 
 
 def test_deliberate_close_of_a_reliable_client_ends_the_session(core: Core) -> None:
-    conn = connect(core, kind=ConnectionKind.RELIABLE)
-    assert core.transport_lost(conn, deliberate=True) is False
+    conn = connect(core, kind=RELIABLE)
+    assert core.transport_lost(conn, client_closed=True) is False
     assert not core.connection_exists("hub", conn.connection_id)
 
 
 def test_new_connection_ids_are_unique_and_used(core: Core) -> None:
     cid = core.new_connection_id("hub")
-    conn = core.add_connection(
-        "hub", user_id=None, kind=ConnectionKind.RAW, permissions=PermissionState(()), connection_id=cid
-    )
+    conn = core.open_session("hub", user_id=None, kind=RAW, permissions=PermissionState(()), connection_id=cid)
     assert conn.connection_id == cid
     assert len({core.new_connection_id("hub") for _ in range(100)} | {cid}) == 101

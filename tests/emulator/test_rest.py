@@ -20,7 +20,7 @@ import aiohttp
 import jwt
 import pytest
 from webpubsub_emulator import DEFAULT_ACCESS_KEY, Emulator
-from webpubsub_emulator.core import ConnectionState
+from webpubsub_emulator.session import SessionState as ConnectionState
 from ws_support import Api, recv, recv_json, run_cli, seg, sign
 
 API = "2024-12-01"
@@ -682,9 +682,9 @@ async def test_slow_client_does_not_block_others_and_ttl_drops_for_it_only(api: 
 
 
 async def test_client_that_stops_reading_is_dropped_after_a_close(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from webpubsub_emulator import websocket as ws_module
+    from webpubsub_emulator import limits
 
-    monkeypatch.setattr(ws_module, "CLOSE_GRACE_SECONDS", 0.5)
+    monkeypatch.setattr(limits, "CLOSE_GRACE_SECONDS", 0.5)
     stuck, _ = await api.connect(protocol=None)
     conn = api.emu.core.live_connections("hub1")[0]
     cid = conn.connection_id
@@ -751,7 +751,7 @@ async def test_unexpected_errors_are_500_json_without_internals(api: Api, monkey
     def explode(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("secret internals /etc/passwd")
 
-    monkeypatch.setattr(api.emu.core, "targets_all", explode)
+    monkeypatch.setattr(api.emu.core, "live_connections", explode)
     status, headers, body = await api.request("POST", "/:send", body=b"x", content_type="text/plain")
     assert status == 500 and error_of(headers, body)[0] == "InternalServerError"
     assert b"secret" not in body and b"Traceback" not in body

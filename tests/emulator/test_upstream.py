@@ -210,7 +210,7 @@ async def test_first_matching_event_handler_wins(upstream: Upstream) -> None:
 
 def test_event_handler_settings_are_validated() -> None:
     from webpubsub_emulator import EventHandler
-    from webpubsub_emulator.upstream import parse_handler_spec
+    from webpubsub_emulator.upstream_contract import parse_handler_spec
 
     with pytest.raises(ValueError):
         EventHandler("ftp://h/x")

@@ -14,8 +14,14 @@ from typing import Any, Dict, List
 from urllib.parse import quote
 
 import aiohttp
-from webpubsub_emulator.core import ConnectionKind, Core, Sequenced
+from core_support import frames
+from webpubsub_emulator.core import Core
+from webpubsub_emulator.json_clients import JSON as JSON_CLIENTS
+from webpubsub_emulator.outbox import Outbox, Sequenced
 from webpubsub_emulator.protocol import Payload
+from webpubsub_emulator.raw_clients import RAW, SEND_EVENT
+from webpubsub_emulator.reliable_clients import RELIABLE as RELIABLE_CLIENTS
+from webpubsub_emulator.reliable_clients import ReliableBuffer
 from webpubsub_emulator.roles import PermissionState
 from ws_support import JSON, RELIABLE, ClientPool, Rest, drop_transport, recv, recv_json
 
@@ -43,7 +49,9 @@ async def test_mixed_fan_out_frames_every_size_correctly(clients: ClientPool, re
                 else:
                     assert msg.type == aiohttp.WSMsgType.BINARY and msg.data == body, size
             for ws in [*jsons, *reliables]:
-                doc: Dict[str, Any] = await recv_json(ws)
+                frame = await recv(ws)
+                assert frame.type == aiohttp.WSMsgType.TEXT, size
+                doc: Dict[str, Any] = json.loads(frame.data)
                 assert doc["type"] == "message" and doc["from"] == "server", size
                 if content_type == "text/plain":
                     assert doc["dataType"] == "text" and doc["data"] == body.decode(), size
@@ -51,6 +59,8 @@ async def test_mixed_fan_out_frames_every_size_correctly(clients: ClientPool, re
                     assert doc["dataType"] == "binary" and base64.b64decode(doc["data"]) == body, size
                 if ws in reliables:
                     assert doc["sequenceId"] == expected_seq[id(ws)], size
+                    # spliced in by the frame writer, as the first member
+                    assert frame.data.startswith(f'{{"sequenceId":{expected_seq[id(ws)]},"type":"message"'), size
                     expected_seq[id(ws)] += 1
                 else:
                     assert "sequenceId" not in doc
@@ -78,47 +88,43 @@ async def test_reliable_fan_out_then_recovery_resends_spliced_frames(clients: Cl
     assert all(m["type"] == "message" and m["from"] == "server" for m in again)
 
 
-def test_take_frame_shares_one_text_per_message() -> None:
+def test_take_shares_one_text_per_message() -> None:
     core = Core()
     conns = {
-        kind: [core.add_connection("h", user_id=None, kind=kind, permissions=PermissionState()) for _ in range(2)]
-        for kind in ConnectionKind
+        kind: [core.open_session("h", user_id=None, kind=kind, permissions=PermissionState()) for _ in range(2)]
+        for kind in (RAW, JSON_CLIENTS, RELIABLE_CLIENTS)
     }
     for conn in [c for group in conns.values() for c in group]:
-        list(core.pending(conn))  # drop `connected`
+        frames(core, conn)  # drop `connected`
     everyone = [c for group in conns.values() for c in group]
     core.deliver(everyone, Payload.text("hi"))
-    raw_frames = [core.take_frame(c) for c in conns[ConnectionKind.RAW]]
-    json_frames = [core.take_frame(c) for c in conns[ConnectionKind.JSON]]
-    reliable_frames = [core.take_frame(c) for c in conns[ConnectionKind.RELIABLE]]
+    raw_frames = [c.take(core.clock) for c in conns[RAW]]
+    json_frames = [c.take(core.clock) for c in conns[JSON_CLIENTS]]
+    reliable_frames = [c.take(core.clock) for c in conns[RELIABLE_CLIENTS]]
     assert raw_frames[0] == "hi" and raw_frames[0] is raw_frames[1]
     assert isinstance(json_frames[0], str) and json_frames[0] is json_frames[1]
     assert all(isinstance(f, Sequenced) and f.sequence_id == 1 for f in reliable_frames)
     texts: List[str] = [f.text for f in reliable_frames if isinstance(f, Sequenced)]
     assert texts[0] is texts[1] is json_frames[0]
-    # next_frame (the same queue) hands out the spliced form
-    core.deliver(conns[ConnectionKind.RELIABLE], Payload.text("again"))
-    spliced = core.next_frame(conns[ConnectionKind.RELIABLE][0])
-    assert isinstance(spliced, str)
-    assert json.loads(spliced) == {
-        "sequenceId": 2,
-        "type": "message",
-        "from": "server",
-        "dataType": "text",
-        "data": "again",
-    }
-    assert spliced.startswith('{"sequenceId":2,')
+    # the next message gets the next sequence id; the frame writer splices it in (see the fan-out test above)
+    core.deliver(conns[RELIABLE_CLIENTS], Payload.text("again"))
+    sequenced = conns[RELIABLE_CLIENTS][0].take(core.clock)
+    assert isinstance(sequenced, Sequenced) and sequenced.sequence_id == 2
+    assert json.loads(sequenced.text) == {"type": "message", "from": "server", "dataType": "text", "data": "again"}
 
 
 def test_idle_connections_allocate_no_buffers() -> None:
     core = Core()
-    raw = core.add_connection("h", user_id="u", kind=ConnectionKind.RAW, permissions=PermissionState(["app.role"]))
+    raw = core.open_session("h", user_id="u", kind=RAW, permissions=PermissionState(["app.role"]))
     assert not hasattr(raw, "__dict__")
-    assert raw._queue is None and raw.unacked is None and raw.resend is None and raw.processed_ack_ids is None
-    assert raw.groups == set() and len(raw.queue) == 0
+    # no outbox (queue, replay), no reliable buffer (the shared mode constant), no processed ack ids
+    assert raw.outbox is None and raw.kind_state is SEND_EVENT and raw.processed_ack_ids is None
+    assert raw.groups == set()
     core.join_group(raw, "g")
     assert raw.groups == {"g"}
     core.leave_group(raw, "g")
     assert raw.groups == set()
-    reliable = core.add_connection("h", user_id=None, kind=ConnectionKind.RELIABLE, permissions=PermissionState())
-    assert reliable.unacked is not None and len(reliable.queue) == 1  # `connected`
+    reliable = core.open_session("h", user_id=None, kind=RELIABLE_CLIENTS, permissions=PermissionState())
+    assert isinstance(reliable.kind_state, ReliableBuffer) and not hasattr(reliable.kind_state, "__dict__")
+    assert isinstance(reliable.outbox, Outbox) and not hasattr(reliable.outbox, "__dict__")
+    assert len(reliable.outbox) == 1  # `connected`

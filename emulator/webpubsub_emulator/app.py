@@ -1,0 +1,58 @@
+"""The composition root: one aiohttp application wiring the adapters to one :class:`~.core.Core`.
+
+The REST adapter serves ``/api/...``, the WebSocket adapter ``/client/...``; the WebSocket adapter reaches the upstream
+adapter through its :class:`~.upstream_contract.UpstreamPort`. Adapters never import each other: only this module knows
+all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from aiohttp import web
+
+from . import limits
+from .core import Core
+from .faults import FaultInjector
+from .rest import RestApi
+from .upstream import Upstream
+from .websocket import WebSocketGateway
+
+__all__ = ["CORE_KEY", "GATEWAY_KEY", "REST_KEY", "create_app"]
+
+CORE_KEY = web.AppKey("core", Core)
+REST_KEY = web.AppKey("rest", RestApi)
+GATEWAY_KEY = web.AppKey("gateway", WebSocketGateway)
+
+
+def create_app(
+    core: Core,
+    access_key: str,
+    endpoint: str,
+    upstream: Optional[Upstream] = None,
+    faults: Optional[FaultInjector] = None,
+) -> web.Application:
+    """Build the aiohttp application serving ``/api/...`` (REST) and ``/client/...`` (WebSocket clients).
+
+    With ``faults`` the REST calls pass through the fault plan and the WebSocket writers ask it whether to drop. The
+    REST adapter applies it on its own route only: as an application middleware its frame would stay alive with every
+    WebSocket connection, and the app would run aiohttp's middleware chain for each.
+    """
+    rest = RestApi(core, access_key, endpoint, faults, core.trace)
+    gateway = WebSocketGateway(core, access_key, endpoint, upstream, faults, core.trace)
+    app = web.Application(client_max_size=limits.CLIENT_MAX_REQUEST_BYTES)
+    app[CORE_KEY] = core
+    app[REST_KEY] = rest
+    app[GATEWAY_KEY] = gateway
+    app.router.add_route("*", "/api/{tail:[\\s\\S]*}", rest.handle)
+    app.router.add_route("*", "/client", gateway.handle)
+    app.router.add_route("*", "/client/{tail:[\\s\\S]*}", gateway.handle)
+
+    async def on_shutdown(_app: web.Application) -> None:
+        await gateway.close_all()
+        if upstream is not None:
+            await upstream.drain_events()
+            await upstream.close()
+
+    app.on_shutdown.append(on_shutdown)
+    return app

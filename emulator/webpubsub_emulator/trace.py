@@ -1,0 +1,66 @@
+"""A cheap observation hook: what the emulator does, as :class:`TraceEvent` values, for whoever subscribes.
+
+The adapters and the core emit at the few points where something happens: a REST call answered (``rest``), a client
+frame read (``frame-in``) or written (``frame-out``), an event-handler call answered (``upstream``), a handshake
+refused (``refused``), a session's state changed (``session``). With no subscriber an emit point costs one attribute
+test (``if trace.observers:``) and builds nothing. Observers run synchronously on the emulator's event loop: they must
+be quick and must not block; an observer that raises is logged and kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Mapping, NamedTuple, Optional
+
+__all__ = ["KINDS", "Trace", "TraceEvent"]
+
+log = logging.getLogger(__name__)
+
+#: Every kind of event emitted.
+KINDS = frozenset({"rest", "frame-in", "frame-out", "upstream", "refused", "session"})
+
+
+class TraceEvent(NamedTuple):
+    """One observed thing. ``detail`` depends on ``kind`` (never a key or a token):
+
+    - ``rest``: method, path (without the query), status, ms
+    - ``frame-in`` / ``frame-out``: type (``text``, ``binary`` or ``close``), size
+    - ``upstream``: event, url, status (None when the handler could not be reached), ms
+    - ``refused``: status, code, reason (a refused WebSocket handshake)
+    - ``session``: event, old, new (state names), reason
+    """
+
+    kind: str
+    hub: Optional[str]
+    connection_id: Optional[str]
+    detail: Mapping[str, Any]
+
+
+Observer = Callable[[TraceEvent], None]
+
+
+class Trace:
+    """The observers of one emulator. ``observers`` is empty (falsy) when nobody listens."""
+
+    __slots__ = ("observers",)
+
+    def __init__(self) -> None:
+        self.observers: tuple[Observer, ...] = ()
+
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        """Call ``observer`` with every event from now on; returns a function that unsubscribes it."""
+        self.observers = (*self.observers, observer)
+
+        def unsubscribe() -> None:
+            self.observers = tuple(o for o in self.observers if o is not observer)
+
+        return unsubscribe
+
+    def emit(self, kind: str, hub: Optional[str], connection_id: Optional[str], **detail: Any) -> None:
+        """Hand one event to every observer (callers test :attr:`observers` first, to build nothing when empty)."""
+        event = TraceEvent(kind, hub, connection_id, detail)
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:
+                log.exception("a trace observer failed on a %s event", kind)
