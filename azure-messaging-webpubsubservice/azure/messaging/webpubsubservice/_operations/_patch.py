@@ -12,8 +12,9 @@ in ``__all__`` over its own), so the generated client picks these methods up. It
 * ``generate_client_token``: the raw ``:generateToken`` call, answering a ``ClientTokenResponse``;
 * the aliases ``check_permission`` and ``list_connections_in_group``.
 
-``patch_sdk()`` makes the generated operations raise errors that carry the service's error code even without a JSON
-body (``_shared.install_error_details``).
+The generated request builders this module calls are imported by name below, so a generator rename fails when the
+package is imported, not at a user's first call. ``patch_sdk()`` makes the generated operations raise errors that carry
+the service's error code even without a JSON body (``_custom.error_details.install_error_details``).
 
 Every other operation is the generated one, unchanged.
 """
@@ -25,55 +26,65 @@ from azure.core.pipeline import PipelineResponse
 from azure.core.rest import HttpRequest, HttpResponse
 from azure.core.tracing.decorator import distributed_trace
 
-from .._models import (
+from .._custom.client_tokens import client_access_token, generate_token_arguments, token_response
+from .._custom.content_type import Message
+from .._custom.error_details import expect_status, install_error_details
+from .._custom.group_bodies import GroupsRequest, batch_groups_body
+from .._custom.models import (
     ClientTokenResponse,
     GroupMember,
     WebPubSubClientProtocol,
     WebPubSubClientType,
     WebPubSubPermission,
 )
-from .._sansio import send_arguments
-from .._shared import (
-    GroupsRequest,
-    Message,
-    batch_groups_body,
-    checked,
-    client_access_token,
-    expect_status,
-    generate_token_arguments,
-    install_error_details,
-    list_connections_options,
-    member_page,
-    prepare_list_connections_request,
-    send_request,
-    token_response,
-    untraced,
-)
+from .._custom.paging import ListConnectionsPages
+from .._custom.send_memo import SendArguments, SendMemo, SendOperation
+from .._custom.tracing import untraced
 from . import _operations as _generated
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
+from ._operations import (
+    build_web_pub_sub_service_list_connections_request,
+    build_web_pub_sub_service_send_to_all_request,
+    build_web_pub_sub_service_send_to_connection_request,
+    build_web_pub_sub_service_send_to_group_request,
+    build_web_pub_sub_service_send_to_user_request,
+)
 
 __all__ = ["_WebPubSubServiceClientOperationsMixin"]
+
+_SEND_TO_ALL = SendOperation(
+    untraced(_GeneratedOperationsMixin.send_to_all), build_web_pub_sub_service_send_to_all_request
+)
+_SEND_TO_USER = SendOperation(
+    untraced(_GeneratedOperationsMixin.send_to_user), build_web_pub_sub_service_send_to_user_request
+)
+_SEND_TO_GROUP = SendOperation(
+    untraced(_GeneratedOperationsMixin.send_to_group), build_web_pub_sub_service_send_to_group_request
+)
+_SEND_TO_CONNECTION = SendOperation(
+    untraced(_GeneratedOperationsMixin.send_to_connection), build_web_pub_sub_service_send_to_connection_request
+)
 
 
 class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
     """The operations of :class:`~azure.messaging.webpubsubservice.WebPubSubServiceClient`."""
 
-    def _send(self, operation: str, body: Any, rest: Dict[str, Any], **targets: Any) -> None:
+    _send_memo: SendMemo
+
+    def _send(self, operation: SendOperation, call: SendArguments, **targets: Any) -> None:
         """Run one ``send_to_*``: from the memoised request when it applies, otherwise the generated operation.
 
-        :param str operation: The operation's name, e.g. ``send_to_all``.
-        :param body: The encoded message.
-        :type body: bytes or IO[bytes]
-        :param rest: The remaining call options (content type, TTL, azure-core options).
-        :type rest: dict[str, Any]
+        :param operation: The generated operation and request builder.
+        :type operation: ~azure.messaging.webpubsubservice._custom.send_memo.SendOperation
+        :param call: The prepared call.
+        :type call: ~azure.messaging.webpubsubservice._custom.send_memo.SendArguments
         """
-        builder = getattr(_generated, f"build_web_pub_sub_service_{operation}_request")
-        prepared = send_request(self, builder, body, rest, **targets)
-        if prepared is not None:
-            request, run_options = prepared
-            return expect_status(self._client._pipeline.run(request, stream=False, **run_options), 202)
-        generated: Callable[..., None] = untraced(getattr(_GeneratedOperationsMixin, operation))
-        return generated(self, message=body, **targets, **rest)
+        request = self._send_memo.request(self, operation.builder, call, targets) if call.memoisable else None
+        if request is None:
+            generated: Callable[..., None] = operation.generated  # None, or what a ``cls`` hook returns
+            return generated(self, message=call.body, **targets, **call.generated_kwargs())
+        expect_status(self._client._pipeline.run(request, stream=False, **call.options), 202)
+        return None
 
     @distributed_trace
     def send_to_all(
@@ -107,8 +118,8 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return self._send("send_to_all", body, rest, excluded=excluded, filter=filter)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        return self._send(_SEND_TO_ALL, call, excluded=excluded, filter=filter)
 
     @distributed_trace
     def send_to_user(
@@ -137,8 +148,8 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return self._send("send_to_user", body, rest, user_id=user_id, filter=filter)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        return self._send(_SEND_TO_USER, call, user_id=user_id, filter=filter)
 
     @distributed_trace
     def send_to_group(
@@ -170,8 +181,8 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return self._send("send_to_group", body, rest, group=group, excluded=excluded, filter=filter)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        return self._send(_SEND_TO_GROUP, call, group=group, excluded=excluded, filter=filter)
 
     @distributed_trace
     def send_to_connection(
@@ -197,8 +208,8 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return self._send("send_to_connection", body, rest, connection_id=connection_id)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        return self._send(_SEND_TO_CONNECTION, call, connection_id=connection_id)
 
     @distributed_trace
     def add_connections_to_groups(  # type: ignore[override]
@@ -282,16 +293,17 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: ~azure.core.paging.ItemPaged[~azure.messaging.webpubsubservice.GroupMember]
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects a page request.
         """
-        options, error_map, cls = list_connections_options(top, kwargs)
+        pages = ListConnectionsPages(self, build_web_pub_sub_service_list_connections_request, group, top, kwargs)
 
         def get_next(next_link: Optional[str] = None) -> PipelineResponse[HttpRequest, HttpResponse]:
-            request = prepare_list_connections_request(self, group, options, next_link)
-            return checked(self._client._pipeline.run(request, stream=False, **kwargs), error_map)
+            return pages.checked(
+                self._client._pipeline.run(pages.request(next_link), stream=False, **pages.run_options)
+            )
 
         def extract_data(
             pipeline_response: PipelineResponse[HttpRequest, HttpResponse],
         ) -> Tuple[Optional[str], Iterator[Any]]:
-            next_link, items = member_page(pipeline_response, cls)
+            next_link, items = pages.page(pipeline_response)
             return next_link, iter(items)
 
         return ItemPaged(get_next, extract_data)

@@ -2,7 +2,7 @@
 """Hand-written operations of the async client, layered over the generated ones.
 
 The async counterpart of ``azure.messaging.webpubsubservice._operations._patch``: the same methods, customised the
-same way (see that module), with all their logic in ``_sansio`` and ``_shared``; only the IO is awaited here.
+same way (see that module), with all their logic in ``_custom``; only the IO is awaited here.
 ``list_connections`` is a plain ``def`` returning an :class:`~azure.core.async_paging.AsyncItemPaged`. The class
 below replaces the generated async operations mixin, and ``patch_sdk()`` installs the error details in the generated
 async operations.
@@ -15,56 +15,65 @@ from azure.core.pipeline import PipelineResponse
 from azure.core.rest import AsyncHttpResponse, HttpRequest
 from azure.core.tracing.decorator_async import distributed_trace_async
 
-from ..._models import (
+from ..._custom.client_tokens import client_access_token, generate_token_arguments, token_response
+from ..._custom.content_type import Message
+from ..._custom.error_details import expect_status, install_error_details
+from ..._custom.group_bodies import GroupsRequest, batch_groups_body
+from ..._custom.models import (
     ClientTokenResponse,
     GroupMember,
     WebPubSubClientProtocol,
     WebPubSubClientType,
     WebPubSubPermission,
 )
-from ..._operations import _operations as _builders
-from ..._sansio import send_arguments
-from ..._shared import (
-    GroupsRequest,
-    Message,
-    batch_groups_body,
-    checked,
-    client_access_token,
-    expect_status,
-    generate_token_arguments,
-    install_error_details,
-    list_connections_options,
-    member_page,
-    prepare_list_connections_request,
-    send_request,
-    token_response,
-    untraced,
+from ..._custom.paging import ListConnectionsPages
+from ..._custom.send_memo import SendArguments, SendMemo, SendOperation
+from ..._custom.tracing import untraced
+from ..._operations._operations import (
+    build_web_pub_sub_service_list_connections_request,
+    build_web_pub_sub_service_send_to_all_request,
+    build_web_pub_sub_service_send_to_connection_request,
+    build_web_pub_sub_service_send_to_group_request,
+    build_web_pub_sub_service_send_to_user_request,
 )
 from . import _operations as _generated
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
 
 __all__ = ["_WebPubSubServiceClientOperationsMixin"]
 
+_SEND_TO_ALL = SendOperation(
+    untraced(_GeneratedOperationsMixin.send_to_all), build_web_pub_sub_service_send_to_all_request
+)
+_SEND_TO_USER = SendOperation(
+    untraced(_GeneratedOperationsMixin.send_to_user), build_web_pub_sub_service_send_to_user_request
+)
+_SEND_TO_GROUP = SendOperation(
+    untraced(_GeneratedOperationsMixin.send_to_group), build_web_pub_sub_service_send_to_group_request
+)
+_SEND_TO_CONNECTION = SendOperation(
+    untraced(_GeneratedOperationsMixin.send_to_connection), build_web_pub_sub_service_send_to_connection_request
+)
+
 
 class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
     """The operations of :class:`~azure.messaging.webpubsubservice.aio.WebPubSubServiceClient`."""
 
-    async def _send(self, operation: str, body: Any, rest: Dict[str, Any], **targets: Any) -> None:
+    _send_memo: SendMemo
+
+    async def _send(self, operation: SendOperation, call: SendArguments, **targets: Any) -> None:
         """Run one ``send_to_*``: from the memoised request when it applies, otherwise the generated operation.
 
-        :param str operation: The operation's name, e.g. ``send_to_all``.
-        :param body: The encoded message.
-        :type body: bytes or IO[bytes]
-        :param rest: The remaining call options (content type, TTL, azure-core options).
-        :type rest: dict[str, Any]
+        :param operation: The generated operation and request builder.
+        :type operation: ~azure.messaging.webpubsubservice._custom.send_memo.SendOperation
+        :param call: The prepared call.
+        :type call: ~azure.messaging.webpubsubservice._custom.send_memo.SendArguments
         """
-        builder = getattr(_builders, f"build_web_pub_sub_service_{operation}_request")
-        prepared = send_request(self, builder, body, rest, **targets)
-        if prepared is not None:
-            request, run_options = prepared
-            return expect_status(await self._client._pipeline.run(request, stream=False, **run_options), 202)
-        generated: Callable[..., Awaitable[None]] = untraced(getattr(_GeneratedOperationsMixin, operation))
-        return await generated(self, message=body, **targets, **rest)
+        request = self._send_memo.request(self, operation.builder, call, targets) if call.memoisable else None
+        if request is None:
+            generated: Callable[..., Awaitable[None]] = operation.generated  # None, or what a ``cls`` hook returns
+            return await generated(self, message=call.body, **targets, **call.generated_kwargs())
+        expect_status(await self._client._pipeline.run(request, stream=False, **call.options), 202)
+        return None
 
     @distributed_trace_async
     async def send_to_all(
@@ -98,8 +107,8 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send("send_to_all", body, rest, excluded=excluded, filter=filter)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        return await self._send(_SEND_TO_ALL, call, excluded=excluded, filter=filter)
 
     @distributed_trace_async
     async def send_to_user(
@@ -128,8 +137,8 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send("send_to_user", body, rest, user_id=user_id, filter=filter)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        return await self._send(_SEND_TO_USER, call, user_id=user_id, filter=filter)
 
     @distributed_trace_async
     async def send_to_group(
@@ -161,8 +170,8 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send("send_to_group", body, rest, group=group, excluded=excluded, filter=filter)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        return await self._send(_SEND_TO_GROUP, call, group=group, excluded=excluded, filter=filter)
 
     @distributed_trace_async
     async def send_to_connection(
@@ -188,8 +197,8 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send("send_to_connection", body, rest, connection_id=connection_id)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        return await self._send(_SEND_TO_CONNECTION, call, connection_id=connection_id)
 
     @distributed_trace_async
     async def add_connections_to_groups(  # type: ignore[override]
@@ -273,16 +282,16 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: ~azure.core.async_paging.AsyncItemPaged[~azure.messaging.webpubsubservice.GroupMember]
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects a page request.
         """
-        options, error_map, cls = list_connections_options(top, kwargs)
+        pages = ListConnectionsPages(self, build_web_pub_sub_service_list_connections_request, group, top, kwargs)
 
         async def get_next(next_link: Optional[str] = None) -> PipelineResponse[HttpRequest, AsyncHttpResponse]:
-            request = prepare_list_connections_request(self, group, options, next_link)
-            return checked(await self._client._pipeline.run(request, stream=False, **kwargs), error_map)
+            request = pages.request(next_link)
+            return pages.checked(await self._client._pipeline.run(request, stream=False, **pages.run_options))
 
         async def extract_data(
             pipeline_response: PipelineResponse[HttpRequest, AsyncHttpResponse],
         ) -> Tuple[Optional[str], AsyncIterator[Any]]:
-            next_link, items = member_page(pipeline_response, cls)
+            next_link, items = pages.page(pipeline_response)
             return next_link, AsyncList(items)
 
         return AsyncItemPaged(get_next, extract_data)
