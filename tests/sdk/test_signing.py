@@ -79,10 +79,24 @@ def test_short_keys_still_get_pyjwts_warnings_and_the_same_token() -> None:
         assert pyjwts, "this PyJWT checks key lengths, so a 5-byte key must warn"
 
 
-@pytest.mark.parametrize("key", ["", "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----", '{"kty": "oct"}'])
-def test_keys_pyjwt_rejects_are_still_rejected(key: str) -> None:
+PEM_KEY = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----"
+
+
+@pytest.mark.parametrize("key", ["", PEM_KEY, '{"kty": "oct"}'])
+def test_odd_keys_are_accepted_or_rejected_exactly_as_pyjwt_does(key: str) -> None:
+    claims = {"aud": "https://h/x", "exp": 5}
+    try:
+        expected = jwt.encode(claims, key, algorithm="HS256")
+    except InvalidKeyError:
+        with pytest.raises(InvalidKeyError):
+            signing.sign_hs256(dict(claims), key)
+    else:  # older PyJWT accepts empty and JWK-looking keys
+        assert signing.sign_hs256(dict(claims), key) == expected
+
+
+def test_a_pem_key_is_rejected_by_every_pyjwt() -> None:
     with pytest.raises(InvalidKeyError):
-        signing.sign_hs256({"aud": "https://h/x", "exp": 5}, key)
+        signing.sign_hs256({"aud": "https://h/x", "exp": 5}, PEM_KEY)
 
 
 class _Request:
