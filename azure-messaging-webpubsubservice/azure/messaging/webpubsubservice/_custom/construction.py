@@ -12,6 +12,7 @@ from .endpoint import apply_port, is_http_url, validate_hub
 from .environment import skip_unused_environment_settings
 from .log_redaction import RedactingNetworkTraceLoggingPolicy
 from .policies import JwtCredentialPolicy, ReverseProxyPolicy
+from .tracing import tracing_settings
 
 __all__ = ["AIO_EXTRA_HINT", "ConnectionStringConstructor", "client_settings"]
 
@@ -37,6 +38,7 @@ def client_settings(
       caller supplies ``proxy_policy`` themselves.
     * The network trace logging policy (``logging_enable``) redacts credential headers, unless the caller supplies
       ``logging_policy``.
+    * The HTTP spans of the pipeline carry ``az.namespace`` (:func:`~.tracing.tracing_settings`).
     * The default transport skips the per-request environment lookups the environment does not need
       (:mod:`~.environment`).
     * The async client needs an async transport: without ``transport`` and without aiohttp, ImportError names the
@@ -88,6 +90,7 @@ def client_settings(
     if proxy and rest.get("proxy_policy") is None:
         rest["proxy_policy"] = ReverseProxyPolicy(origin, proxy, proxies=rest.get("proxies"))
     skip_unused_environment_settings(rest, ca_bundle=not asynchronous)
+    tracing_settings(rest)
     if asynchronous and rest.get("transport") is None and importlib.util.find_spec("aiohttp") is None:
         raise ImportError(AIO_EXTRA_HINT)
     return origin, rest

@@ -24,8 +24,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 from azure.core.paging import ItemPaged
 from azure.core.pipeline import PipelineResponse
 from azure.core.rest import HttpRequest, HttpResponse
-from azure.core.tracing.decorator import distributed_trace
 
+from .._custom.arguments import id_list, path_segment
 from .._custom.client_tokens import client_access_token, generate_token_arguments, token_response
 from .._custom.content_type import Message
 from .._custom.error_details import expect_status, install_error_details
@@ -39,7 +39,7 @@ from .._custom.models import (
 )
 from .._custom.paging import ListConnectionsPages
 from .._custom.send_memo import SendArguments, SendMemo, SendOperation
-from .._custom.tracing import untraced
+from .._custom.tracing import trace_generated_operations, traced, traced_as, untraced
 from . import _operations as _generated
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
 from ._operations import (
@@ -86,7 +86,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         expect_status(self._client._pipeline.run(request, stream=False, **call.options), 202)
         return None
 
-    @distributed_trace
+    @traced
     def send_to_all(
         self,
         message: Message,
@@ -119,9 +119,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
-        return self._send(_SEND_TO_ALL, call, excluded=excluded, filter=filter)
+        return self._send(_SEND_TO_ALL, call, excluded=id_list(excluded), filter=filter)
 
-    @distributed_trace
+    @traced
     def send_to_user(
         self,
         user_id: str,
@@ -149,9 +149,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
-        return self._send(_SEND_TO_USER, call, user_id=user_id, filter=filter)
+        return self._send(_SEND_TO_USER, call, user_id=path_segment("user_id", user_id), filter=filter)
 
-    @distributed_trace
+    @traced
     def send_to_group(
         self,
         group: str,
@@ -182,9 +182,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
-        return self._send(_SEND_TO_GROUP, call, group=group, excluded=excluded, filter=filter)
+        group = path_segment("group", group)
+        return self._send(_SEND_TO_GROUP, call, group=group, excluded=id_list(excluded), filter=filter)
 
-    @distributed_trace
+    @traced
     def send_to_connection(
         self,
         connection_id: str,
@@ -209,9 +210,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        connection_id = path_segment("connection_id", connection_id)
         return self._send(_SEND_TO_CONNECTION, call, connection_id=connection_id)
 
-    @distributed_trace
+    @traced
     def add_connections_to_groups(  # type: ignore[override]
         self,
         groups: Optional[GroupsRequest] = None,
@@ -236,7 +238,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         body = batch_groups_body(groups, filter, kwargs, "groups_to_add", "add_connections_to_groups")
         return untraced(_GeneratedOperationsMixin.add_connections_to_groups)(self, body, **kwargs)
 
-    @distributed_trace
+    @traced
     def remove_connections_from_groups(  # type: ignore[override]
         self,
         groups: Optional[GroupsRequest] = None,
@@ -255,7 +257,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         body = batch_groups_body(groups, filter, kwargs, "groups_to_remove", "remove_connections_from_groups")
         return untraced(_GeneratedOperationsMixin.remove_connections_from_groups)(self, body, **kwargs)
 
-    @distributed_trace
+    @traced
     def check_permission(
         self,
         permission: Union[str, WebPubSubPermission],
@@ -275,7 +277,8 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: bool
         :raises ~azure.core.exceptions.HttpResponseError: If the service answers with an error other than 404.
         """
-        return self.has_permission(permission, connection_id, target_name=target_name, **kwargs)
+        has_permission = untraced(type(self).has_permission)  # the span is this method's
+        return has_permission(self, permission, connection_id, target_name=target_name, **kwargs)
 
     def list_connections(  # type: ignore[override]
         self, group: str, *, top: Optional[int] = None, **kwargs: Any
@@ -293,12 +296,19 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: ~azure.core.paging.ItemPaged[~azure.messaging.webpubsubservice.GroupMember]
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects a page request.
         """
-        pages = ListConnectionsPages(self, build_web_pub_sub_service_list_connections_request, group, top, kwargs)
+        return self._list_connections("list_connections", group, top, kwargs)
 
+    def _list_connections(
+        self, method: str, group: str, top: Optional[int], kwargs: Dict[str, Any]
+    ) -> ItemPaged[GroupMember]:
+        pages = ListConnectionsPages(
+            self, build_web_pub_sub_service_list_connections_request, path_segment("group", group), top, kwargs
+        )
+
+        @traced_as(method)  # each page request is traced; creating the pager does no IO
         def get_next(next_link: Optional[str] = None) -> PipelineResponse[HttpRequest, HttpResponse]:
-            return pages.checked(
-                self._client._pipeline.run(pages.request(next_link), stream=False, **pages.run_options)
-            )
+            request = pages.request(next_link)
+            return pages.checked(self._client._pipeline.run(request, stream=False, **pages.run_options))
 
         def extract_data(
             pipeline_response: PipelineResponse[HttpRequest, HttpResponse],
@@ -320,9 +330,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: ~azure.core.paging.ItemPaged[~azure.messaging.webpubsubservice.GroupMember]
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects a page request.
         """
-        return self.list_connections(group, top=top, **kwargs)
+        return self._list_connections("list_connections_in_group", group, top, kwargs)
 
-    @distributed_trace
+    @traced
     def get_client_access_token(
         self,
         *,
@@ -365,7 +375,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
             untraced(_GeneratedOperationsMixin.get_client_access_token)(self, **plan.arguments, **kwargs)
         )
 
-    @distributed_trace
+    @traced
     def generate_client_token(
         self,
         *,
@@ -400,6 +410,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         result = untraced(_GeneratedOperationsMixin.get_client_access_token)(self, **arguments, **kwargs)
         response: ClientTokenResponse = token_response(result, kwargs)
         return response
+
+
+trace_generated_operations(_WebPubSubServiceClientOperationsMixin, _GeneratedOperationsMixin, asynchronous=False)
 
 
 def patch_sdk() -> None:

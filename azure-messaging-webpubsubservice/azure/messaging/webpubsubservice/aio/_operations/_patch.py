@@ -13,8 +13,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
 from azure.core.async_paging import AsyncItemPaged, AsyncList
 from azure.core.pipeline import PipelineResponse
 from azure.core.rest import AsyncHttpResponse, HttpRequest
-from azure.core.tracing.decorator_async import distributed_trace_async
 
+from ..._custom.arguments import id_list, path_segment
 from ..._custom.client_tokens import client_access_token, generate_token_arguments, token_response
 from ..._custom.content_type import Message
 from ..._custom.error_details import expect_status, install_error_details
@@ -28,7 +28,7 @@ from ..._custom.models import (
 )
 from ..._custom.paging import ListConnectionsPages
 from ..._custom.send_memo import SendArguments, SendMemo, SendOperation
-from ..._custom.tracing import untraced
+from ..._custom.tracing import trace_generated_operations, traced_async, traced_async_as, untraced
 from ..._operations._operations import (
     build_web_pub_sub_service_list_connections_request,
     build_web_pub_sub_service_send_to_all_request,
@@ -75,7 +75,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         expect_status(await self._client._pipeline.run(request, stream=False, **call.options), 202)
         return None
 
-    @distributed_trace_async
+    @traced_async
     async def send_to_all(
         self,
         message: Message,
@@ -108,9 +108,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send(_SEND_TO_ALL, call, excluded=excluded, filter=filter)
+        return await self._send(_SEND_TO_ALL, call, excluded=id_list(excluded), filter=filter)
 
-    @distributed_trace_async
+    @traced_async
     async def send_to_user(
         self,
         user_id: str,
@@ -138,9 +138,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send(_SEND_TO_USER, call, user_id=user_id, filter=filter)
+        return await self._send(_SEND_TO_USER, call, user_id=path_segment("user_id", user_id), filter=filter)
 
-    @distributed_trace_async
+    @traced_async
     async def send_to_group(
         self,
         group: str,
@@ -171,9 +171,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send(_SEND_TO_GROUP, call, group=group, excluded=excluded, filter=filter)
+        group = path_segment("group", group)
+        return await self._send(_SEND_TO_GROUP, call, group=group, excluded=id_list(excluded), filter=filter)
 
-    @distributed_trace_async
+    @traced_async
     async def send_to_connection(
         self,
         connection_id: str,
@@ -198,9 +199,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        connection_id = path_segment("connection_id", connection_id)
         return await self._send(_SEND_TO_CONNECTION, call, connection_id=connection_id)
 
-    @distributed_trace_async
+    @traced_async
     async def add_connections_to_groups(  # type: ignore[override]
         self,
         groups: Optional[GroupsRequest] = None,
@@ -225,7 +227,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         body = batch_groups_body(groups, filter, kwargs, "groups_to_add", "add_connections_to_groups")
         return await untraced(_GeneratedOperationsMixin.add_connections_to_groups)(self, body, **kwargs)
 
-    @distributed_trace_async
+    @traced_async
     async def remove_connections_from_groups(  # type: ignore[override]
         self,
         groups: Optional[GroupsRequest] = None,
@@ -244,7 +246,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         body = batch_groups_body(groups, filter, kwargs, "groups_to_remove", "remove_connections_from_groups")
         return await untraced(_GeneratedOperationsMixin.remove_connections_from_groups)(self, body, **kwargs)
 
-    @distributed_trace_async
+    @traced_async
     async def check_permission(
         self,
         permission: Union[str, WebPubSubPermission],
@@ -264,7 +266,8 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: bool
         :raises ~azure.core.exceptions.HttpResponseError: If the service answers with an error other than 404.
         """
-        return await self.has_permission(permission, connection_id, target_name=target_name, **kwargs)
+        has_permission = untraced(type(self).has_permission)  # the span is this method's
+        return await has_permission(self, permission, connection_id, target_name=target_name, **kwargs)
 
     def list_connections(  # type: ignore[override]
         self, group: str, *, top: Optional[int] = None, **kwargs: Any
@@ -282,8 +285,16 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: ~azure.core.async_paging.AsyncItemPaged[~azure.messaging.webpubsubservice.GroupMember]
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects a page request.
         """
-        pages = ListConnectionsPages(self, build_web_pub_sub_service_list_connections_request, group, top, kwargs)
+        return self._list_connections("list_connections", group, top, kwargs)
 
+    def _list_connections(
+        self, method: str, group: str, top: Optional[int], kwargs: Dict[str, Any]
+    ) -> AsyncItemPaged[GroupMember]:
+        pages = ListConnectionsPages(
+            self, build_web_pub_sub_service_list_connections_request, path_segment("group", group), top, kwargs
+        )
+
+        @traced_async_as(method)  # each page request is traced; creating the pager does no IO
         async def get_next(next_link: Optional[str] = None) -> PipelineResponse[HttpRequest, AsyncHttpResponse]:
             request = pages.request(next_link)
             return pages.checked(await self._client._pipeline.run(request, stream=False, **pages.run_options))
@@ -308,9 +319,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: ~azure.core.async_paging.AsyncItemPaged[~azure.messaging.webpubsubservice.GroupMember]
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects a page request.
         """
-        return self.list_connections(group, top=top, **kwargs)
+        return self._list_connections("list_connections_in_group", group, top, kwargs)
 
-    @distributed_trace_async
+    @traced_async
     async def get_client_access_token(
         self,
         *,
@@ -353,7 +364,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
             await untraced(_GeneratedOperationsMixin.get_client_access_token)(self, **plan.arguments, **kwargs)
         )
 
-    @distributed_trace_async
+    @traced_async
     async def generate_client_token(
         self,
         *,
@@ -388,6 +399,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         result = await untraced(_GeneratedOperationsMixin.get_client_access_token)(self, **arguments, **kwargs)
         response: ClientTokenResponse = token_response(result, kwargs)
         return response
+
+
+trace_generated_operations(_WebPubSubServiceClientOperationsMixin, _GeneratedOperationsMixin, asynchronous=True)
 
 
 def patch_sdk() -> None:
