@@ -18,6 +18,7 @@ from .models import ClientTokenResponse, WebPubSubClientProtocol
 __all__ = [
     "ClientTokenTarget",
     "ServiceTokenRequest",
+    "check_token_arguments",
     "client_access_token",
     "client_token_result",
     "client_token_target",
@@ -57,6 +58,44 @@ def normalize_client_protocol(protocol: Any) -> WebPubSubClientProtocol:
         except ValueError:
             pass
     raise ValueError("Unsupported client_protocol: expected one of 'Default', 'MQTT' or 'SocketIO' (any letter case)")
+
+
+def check_token_arguments(
+    user_id: Any, minutes_to_expire: Any, jwt_headers: Any = None, *, minutes_optional: bool = False
+) -> None:
+    """Refuse the token arguments that would silently give a token other than the one asked for.
+
+    * ``user_id``: None, or a non-empty str. An int would give a token the service rejects with a misleading message,
+      and ``""`` would silently give a token without a user (pass None for that).
+    * ``minutes_to_expire``: an int of at least 1. A str such as ``"60"`` used to give a token that never expires, and
+      a negative one a token that has already expired.
+    * ``jwt_headers``: a mapping without ``alg``; the token is always signed with HS256 and the access key.
+
+    :param user_id: The user id.
+    :type user_id: str or None
+    :param minutes_to_expire: The lifetime in minutes.
+    :type minutes_to_expire: int
+    :param jwt_headers: Extra JWT header fields.
+    :type jwt_headers: dict[str, any] or None
+    :keyword bool minutes_optional: None is allowed for ``minutes_to_expire`` (the service's default).
+    :raises TypeError: If an argument has the wrong type.
+    :raises ValueError: If ``user_id`` is empty, ``minutes_to_expire`` is below 1, or ``jwt_headers`` sets ``alg``.
+    """
+    if user_id is not None:
+        if not isinstance(user_id, str):
+            raise TypeError(f"user_id must be a str, not {type(user_id).__name__}")
+        if not user_id:
+            raise ValueError("user_id must not be empty; leave it None for a client without a user")
+    if not (minutes_optional and minutes_to_expire is None):
+        if isinstance(minutes_to_expire, bool) or not isinstance(minutes_to_expire, int):
+            raise TypeError(f"minutes_to_expire must be an int (minutes), not {type(minutes_to_expire).__name__}")
+        if minutes_to_expire < 1:
+            raise ValueError("minutes_to_expire must be at least 1")
+    if jwt_headers is not None:
+        if not isinstance(jwt_headers, Mapping):
+            raise TypeError(f"jwt_headers must be a mapping, not {type(jwt_headers).__name__}")
+        if any(isinstance(name, str) and name.lower() == "alg" for name in jwt_headers):
+            raise ValueError("jwt_headers cannot set 'alg': client access tokens are always signed with HS256")
 
 
 class ClientTokenTarget(NamedTuple):
@@ -266,10 +305,17 @@ def client_access_token(
     :type client_protocol: str or ~azure.messaging.webpubsubservice.models.WebPubSubClientProtocol or None
     :return: The finished result with a key credential; otherwise the service call to make.
     :rtype: dict[str, str] or ServiceTokenRequest
-    :raises ValueError: If the protocol is not supported.
+    :raises ValueError: If the protocol is not supported, or an argument is refused by :func:`check_token_arguments`.
+    :raises TypeError: If an argument has the wrong type (see :func:`check_token_arguments`).
     """
+    check_token_arguments(user_id, minutes_to_expire, jwt_headers)
     protocol = normalize_client_protocol(client_protocol)
-    claims: Dict[str, Any] = dict(user_id=user_id, roles=roles, minutes_to_expire=minutes_to_expire, groups=groups)
+    claims: Dict[str, Any] = {
+        "user_id": user_id,
+        "roles": _string_list(roles) or None,  # a str is one role, not its characters
+        "minutes_to_expire": minutes_to_expire,
+        "groups": _string_list(groups) or None,
+    }
     credential = config.credential
     if isinstance(credential, AzureKeyCredential):
         return local_client_token(
@@ -330,8 +376,10 @@ def generate_token_arguments(
     :type client_type: str or ~azure.messaging.webpubsubservice.models.WebPubSubClientType or None
     :return: The keyword arguments of the generated ``get_client_access_token``.
     :rtype: dict[str, any]
-    :raises TypeError: If a synonym pair is given twice.
+    :raises TypeError: If a synonym pair is given twice, or an argument has the wrong type.
+    :raises ValueError: If ``user_id`` is empty or ``minutes_to_expire`` is below 1.
     """
+    check_token_arguments(user_id, minutes_to_expire, minutes_optional=True)
     return {
         "user_id": user_id,
         "roles": _one_of("role", role, "roles", roles),

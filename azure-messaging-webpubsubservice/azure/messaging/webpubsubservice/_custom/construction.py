@@ -10,7 +10,7 @@ from typing_extensions import Self
 from .connection_string import connection_string_settings
 from .endpoint import apply_port, is_http_url, validate_hub
 from .environment import skip_unused_environment_settings
-from .log_redaction import RedactingNetworkTraceLoggingPolicy
+from .log_redaction import RedactingHttpLoggingPolicy, RedactingNetworkTraceLoggingPolicy
 from .policies import JwtCredentialPolicy, ReverseProxyPolicy
 from .tracing import tracing_settings
 
@@ -36,8 +36,8 @@ def client_settings(
       ``authentication_policy``).
     * ``reverse_proxy_endpoint`` installs the :class:`~.policies.ReverseProxyPolicy` as ``proxy_policy``, unless the
       caller supplies ``proxy_policy`` themselves.
-    * The network trace logging policy (``logging_enable``) redacts credential headers, unless the caller supplies
-      ``logging_policy``.
+    * The two logging policies redact secrets (:mod:`~.log_redaction`), unless the caller supplies
+      ``logging_policy`` / ``http_logging_policy``.
     * The HTTP spans of the pipeline carry ``az.namespace`` (:func:`~.tracing.tracing_settings`).
     * The default transport skips the per-request environment lookups the environment does not need
       (:mod:`~.environment`).
@@ -87,6 +87,8 @@ def client_settings(
         )
     if rest.get("logging_policy") is None:
         rest["logging_policy"] = RedactingNetworkTraceLoggingPolicy(logging_enable=bool(rest.get("logging_enable")))
+    if rest.get("http_logging_policy") is None:
+        rest["http_logging_policy"] = RedactingHttpLoggingPolicy(**rest)
     if proxy and rest.get("proxy_policy") is None:
         rest["proxy_policy"] = ReverseProxyPolicy(origin, proxy, proxies=rest.get("proxies"))
     skip_unused_environment_settings(rest, ca_bundle=not asynchronous)

@@ -3,16 +3,18 @@
 
 Without an explicit content type the message's type decides (a str goes out as ``text/plain``, bytes as
 ``application/octet-stream``, a dict as ``application/json``); with one, its media type decides how the message is
-encoded.
+encoded, and a ``charset`` parameter is honoured: text is encoded in that charset (UTF-8 otherwise), and a charset
+Python does not know, or text it cannot encode, raises ``ValueError`` instead of sending UTF-8 under another name.
 """
 
+import codecs
 import io
 import json
 from typing import IO, Any, List, Mapping, MutableMapping, Optional, Tuple, Union
 
 from azure.core.serialization import AzureJSONEncoder
 
-__all__ = ["CONTENT_TYPES", "Message", "encode_message", "pop_content_type"]
+__all__ = ["CONTENT_TYPES", "Message", "charset_of", "encode_message", "pop_content_type"]
 
 JSON = "application/json"
 TEXT = "text/plain"
@@ -20,8 +22,22 @@ OCTET_STREAM = "application/octet-stream"
 CONTENT_TYPES = (JSON, TEXT, OCTET_STREAM)
 """The media types the ``send_to_*`` operations accept, compared case-insensitively."""
 
-Message = Union[IO[bytes], IO[str], str, bytes, Mapping[str, Any], List[Any], int, float, bool, None]
-"""What ``send_to_*`` accept: JSON values, text, bytes or a file-like object."""
+Message = Union[
+    IO[bytes],
+    IO[str],
+    str,
+    bytes,
+    bytearray,
+    memoryview,
+    Mapping[str, Any],
+    List[Any],
+    Tuple[Any, ...],
+    int,
+    float,
+    bool,
+    None,
+]
+"""What ``send_to_*`` accept: JSON values, text, bytes-like objects or a file-like object."""
 
 
 def pop_content_type(content_type: Optional[str], headers: MutableMapping[str, str]) -> Optional[str]:
@@ -62,13 +78,39 @@ def _accepted() -> str:
     )
 
 
-def _utf8(message: Any) -> Union[bytes, Any]:
+def charset_of(content_type: str) -> Optional[str]:
+    """The ``charset`` parameter of a content type, as Python's codec name, or None.
+
+    :param str content_type: The content type, such as ``text/plain; charset=ISO-8859-1``.
+    :return: The codec name (``iso8859-1``), or None when no charset is declared.
+    :rtype: str or None
+    :raises ValueError: If the charset is not one Python can encode.
+    """
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            declared = value.strip().strip('"').strip()
+            try:
+                return codecs.lookup(declared).name
+            except LookupError:
+                raise ValueError(f"Unsupported charset {declared!r} in the content type") from None
+    return None
+
+
+def _encode_text(text: str, charset: Optional[str]) -> bytes:
+    try:
+        return text.encode(charset or "utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"The message cannot be encoded in the declared charset {charset}") from None
+
+
+def _text_body(message: Any, charset: Optional[str]) -> Union[bytes, Any]:
     if isinstance(message, str):
-        return message.encode("utf-8")
+        return _encode_text(message, charset)
     if isinstance(message, (bytes, bytearray, memoryview)):
         return bytes(message)
     if _is_text_stream(message):
-        return message.read().encode("utf-8")
+        return _encode_text(message.read(), charset)
     if _is_binary_stream(message):
         return message
     kind = type(message).__name__
@@ -84,11 +126,12 @@ class _MessageEncoder(AzureJSONEncoder):
         return super().default(o)
 
 
-def _json_body(message: Any) -> bytes:
+def _json_body(message: Any, charset: Optional[str] = None) -> bytes:
     try:
-        return json.dumps(message, cls=_MessageEncoder, allow_nan=False).encode("utf-8")
+        text = json.dumps(message, cls=_MessageEncoder, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"The message cannot be serialised as JSON ({type(message).__name__})") from exc
+    return _encode_text(text, charset)
 
 
 def encode_message(message: Any, content_type: Optional[str]) -> Tuple[str, Any]:
@@ -99,8 +142,10 @@ def encode_message(message: Any, content_type: Optional[str]) -> Tuple[str, Any]
 
     * ``application/json``: the message is JSON-serialised (``"hello"`` for a str, base64 for bytes); NaN and
       infinities are rejected, since they have no JSON spelling;
-    * ``text/plain`` and ``application/octet-stream``: a str or text stream is UTF-8 encoded, bytes-like objects are
+    * ``text/plain`` and ``application/octet-stream``: a str or text stream is encoded, bytes-like objects are
       sent as they are and a binary stream is streamed.
+
+    Text is encoded in the ``charset`` the content type declares (``text/plain; charset=latin-1``), UTF-8 otherwise.
 
     Without one, the message type decides: dict, list, tuple, int, float, bool and None are sent as
     ``application/json``; str and text streams as ``text/plain`` (UTF-8); bytes, bytearray, memoryview and binary
@@ -112,20 +157,20 @@ def encode_message(message: Any, content_type: Optional[str]) -> Tuple[str, Any]
     :type content_type: str or None
     :return: The Content-Type header value and the body.
     :rtype: tuple[str, any]
-    :raises ValueError: If the content type is not supported, or the message does not fit it.
+    :raises ValueError: If the content type or its charset is not supported, or the message does not fit it.
     """
     if content_type is not None:
         content_type = str(content_type)  # a MessageContentType member is sent as its value
         media_type = content_type.split(";", 1)[0].strip().lower()
         if media_type == JSON:
-            return content_type, _json_body(message)
+            return content_type, _json_body(message, charset_of(content_type))
         if media_type in (TEXT, OCTET_STREAM):
-            return content_type, _utf8(message)
+            return content_type, _text_body(message, charset_of(content_type))
         raise ValueError("Unsupported content type: " + _accepted())
     if message is None or isinstance(message, (Mapping, list, tuple, int, float, bool)):
         return JSON, _json_body(message)
     if isinstance(message, str) or _is_text_stream(message):
-        return TEXT, _utf8(message)
+        return TEXT, _text_body(message, None)
     if isinstance(message, (bytes, bytearray, memoryview)) or _is_binary_stream(message):
-        return OCTET_STREAM, _utf8(message)
+        return OCTET_STREAM, _text_body(message, None)
     raise ValueError(f"Unsupported message type {type(message).__name__}: " + _accepted())

@@ -3,14 +3,24 @@
 ``:removeFromGroups``): ``{"groups": [...], "filter": "..."}``, from whatever form the caller gave."""
 
 import io
-from typing import IO, Any, List, Mapping, MutableMapping, Optional, Union
+from typing import IO, AbstractSet, Any, Mapping, MutableMapping, Optional, Sequence, Union
 
 from .models import AddToGroupsRequest, RemoveFromGroupsRequest
 
 __all__ = ["GroupsRequest", "batch_groups_body", "groups_request_body"]
 
-GroupsRequest = Union[List[str], AddToGroupsRequest, RemoveFromGroupsRequest, Mapping[str, Any], IO[bytes], bytes]
-"""What the batch group operations accept: group names (with ``filter=``), the body as a model or dict, or JSON."""
+GroupsRequest = Union[
+    Sequence[str],
+    AbstractSet[str],
+    AddToGroupsRequest,
+    RemoveFromGroupsRequest,
+    Mapping[str, Any],
+    IO[bytes],
+    bytes,
+    bytearray,
+]
+"""What the batch group operations accept: group names (a list, tuple or set, with ``filter=``), the body as a model
+or dict, or serialised JSON."""
 
 
 def groups_request_body(request: Any, filter: Optional[str], name: str) -> Any:

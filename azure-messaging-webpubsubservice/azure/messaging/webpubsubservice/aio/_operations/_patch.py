@@ -8,7 +8,7 @@ below replaces the generated async operations mixin, and ``patch_sdk()`` install
 async operations.
 """
 
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from azure.core.async_paging import AsyncItemPaged, AsyncList
 from azure.core.pipeline import PipelineResponse
@@ -80,7 +80,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         self,
         message: Message,
         *,
-        excluded: Optional[List[str]] = None,
+        excluded: Optional[Sequence[str]] = None,
         filter: Optional[str] = None,
         content_type: Optional[str] = None,
         message_ttl_seconds: Optional[int] = None,
@@ -91,9 +91,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :param message: The message. Without ``content_type``: a dict, list, number, bool or None is sent as
             ``application/json``, a str (or text stream) as ``text/plain`` (UTF-8), and bytes, bytearray, memoryview
             or a binary stream as ``application/octet-stream``.
-        :type message: dict or list or str or bytes or IO
+        :type message: dict or list or tuple or str or bytes or bytearray or memoryview or IO
         :keyword excluded: Connection ids that do not receive the message.
-        :paramtype excluded: list[str] or None
+        :paramtype excluded: list[str] or tuple[str, ...] or str or None
         :keyword filter: An OData filter the receiving connections must match; see
             :func:`~azure.messaging.webpubsubservice.odata` to build one with quoted values.
         :paramtype filter: str or None
@@ -125,7 +125,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
 
         :param str user_id: The user id.
         :param message: The message; see :meth:`send_to_all` for how its type selects the Content-Type.
-        :type message: dict or list or str or bytes or IO
+        :type message: dict or list or tuple or str or bytes or bytearray or memoryview or IO
         :keyword filter: An OData filter the receiving connections must match.
         :paramtype filter: str or None
         :keyword content_type: The content type, or None to choose it from the message.
@@ -146,7 +146,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         group: str,
         message: Message,
         *,
-        excluded: Optional[List[str]] = None,
+        excluded: Optional[Sequence[str]] = None,
         filter: Optional[str] = None,
         content_type: Optional[str] = None,
         message_ttl_seconds: Optional[int] = None,
@@ -156,9 +156,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
 
         :param str group: The group.
         :param message: The message; see :meth:`send_to_all` for how its type selects the Content-Type.
-        :type message: dict or list or str or bytes or IO
+        :type message: dict or list or tuple or str or bytes or bytearray or memoryview or IO
         :keyword excluded: Connection ids that do not receive the message.
-        :paramtype excluded: list[str] or None
+        :paramtype excluded: list[str] or tuple[str, ...] or str or None
         :keyword filter: An OData filter the receiving connections must match.
         :paramtype filter: str or None
         :keyword content_type: The content type, or None to choose it from the message.
@@ -188,7 +188,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
 
         :param str connection_id: The connection id.
         :param message: The message; see :meth:`send_to_all` for how its type selects the Content-Type.
-        :type message: dict or list or str or bytes or IO
+        :type message: dict or list or tuple or str or bytes or bytearray or memoryview or IO
         :keyword content_type: The content type, or None to choose it from the message.
         :paramtype content_type: str or None
         :keyword message_ttl_seconds: Seconds (0-300) a message may wait for a slow connection; 0 means no expiry.
@@ -326,10 +326,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         self,
         *,
         user_id: Optional[str] = None,
-        roles: Optional[List[str]] = None,
+        roles: Optional[Sequence[str]] = None,
         minutes_to_expire: int = 60,
-        jwt_headers: Optional[Dict[str, Any]] = None,
-        groups: Optional[List[str]] = None,
+        jwt_headers: Optional[Mapping[str, Any]] = None,
+        groups: Optional[Sequence[str]] = None,
         client_protocol: Optional[Union[str, WebPubSubClientProtocol]] = "Default",
         **kwargs: Any,
     ) -> Dict[str, str]:
@@ -341,12 +341,12 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :keyword user_id: The user id of the client.
         :paramtype user_id: str or None
         :keyword roles: Roles of the client, such as ``webpubsub.sendToGroup.<group>``.
-        :paramtype roles: list[str] or None
+        :paramtype roles: list[str] or tuple[str, ...] or None
         :keyword int minutes_to_expire: The token lifetime in minutes. Default 60.
         :keyword jwt_headers: Extra JWT header fields such as ``kid`` (key credential only; ignored otherwise).
         :paramtype jwt_headers: dict[str, any] or None
         :keyword groups: Groups the client joins when it connects.
-        :paramtype groups: list[str] or None
+        :paramtype groups: list[str] or tuple[str, ...] or None
         :keyword client_protocol: ``"Default"``, ``"MQTT"`` or ``"SocketIO"`` (any letter case; None means
             Default). It selects the client endpoint path.
         :paramtype client_protocol: str or ~azure.messaging.webpubsubservice.models.WebPubSubClientProtocol
@@ -369,12 +369,12 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         self,
         *,
         user_id: Optional[str] = None,
-        role: Optional[List[str]] = None,
+        role: Optional[Sequence[str]] = None,
         minutes_to_expire: Optional[int] = 60,
-        group: Optional[List[str]] = None,
+        group: Optional[Sequence[str]] = None,
         client_type: Optional[Union[str, WebPubSubClientType]] = WebPubSubClientType.DEFAULT,
-        roles: Optional[List[str]] = None,
-        groups: Optional[List[str]] = None,
+        roles: Optional[Sequence[str]] = None,
+        groups: Optional[Sequence[str]] = None,
         **kwargs: Any,
     ) -> ClientTokenResponse:
         """Ask the service to mint a client access token (``POST :generateToken``), whatever the credential.
@@ -384,10 +384,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :keyword user_id: The user id the token carries.
         :paramtype user_id: str or None
         :keyword role: Roles the connection starts with; ``roles=`` is the same.
-        :paramtype role: list[str] or None
+        :paramtype role: list[str] or tuple[str, ...] or None
         :keyword int minutes_to_expire: The token lifetime in minutes. Default 60.
         :keyword group: Groups the connection joins when it connects; ``groups=`` is the same.
-        :paramtype group: list[str] or None
+        :paramtype group: list[str] or tuple[str, ...] or None
         :keyword client_type: ``"Default"`` or ``"MQTT"`` (any letter case; other values are sent as given).
         :paramtype client_type: str or ~azure.messaging.webpubsubservice.models.WebPubSubClientType or None
         :return: The token, as ``result.token`` or ``result["token"]``.
