@@ -13,6 +13,7 @@ from ._client import WebPubSubServiceClient as _GeneratedClient
 from ._custom.construction import ConnectionStringConstructor, client_settings
 from ._custom.models import GroupMember
 from ._custom.odata import odata
+from ._custom.pipeline import group_sansio_policies
 from ._custom.send_memo import SendMemo
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class WebPubSubServiceClient(ConnectionStringConstructor, _GeneratedClient):
         origin, rest = client_settings(endpoint, hub, credential, kwargs, asynchronous=False)
         super().__init__(hub=hub, endpoint=origin, credential=credential, **rest)  # type: ignore[arg-type]
         self._send_memo = SendMemo()
+        group_sansio_policies(self._client, asynchronous=False)
 
 
 def patch_sdk() -> None:

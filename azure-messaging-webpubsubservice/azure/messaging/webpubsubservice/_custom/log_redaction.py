@@ -167,6 +167,12 @@ class RedactingHttpLoggingPolicy(HttpLoggingPolicy):
         :param request: The pipeline request.
         :type request: ~azure.core.pipeline.PipelineRequest
         """
+        options = request.context.options
+        logger = request.context.get("logger") or options.get("logger") or self.logger
+        level = request.context.get("http_logging_level") or options.get("http_logging_level", self.http_logging_level)
+        if not logger.isEnabledFor(level):
+            super().on_request(request)  # nothing is logged: nothing to hide
+            return
         super().on_request(_logged_request(request))
 
     def _redact_header(self, key: str, value: str) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Union
 from azure.core.credentials import AzureKeyCredential
 
 from .._custom.construction import ConnectionStringConstructor, client_settings
+from .._custom.pipeline import group_sansio_policies
 from .._custom.send_memo import SendMemo
 from ._client import WebPubSubServiceClient as _GeneratedClient
 
@@ -49,6 +50,7 @@ class WebPubSubServiceClient(ConnectionStringConstructor, _GeneratedClient):
         origin, rest = client_settings(endpoint, hub, credential, kwargs, asynchronous=True)
         super().__init__(hub=hub, endpoint=origin, credential=credential, **rest)  # type: ignore[arg-type]
         self._send_memo = SendMemo()
+        group_sansio_policies(self._client, asynchronous=True)
 
 
 def patch_sdk() -> None:
