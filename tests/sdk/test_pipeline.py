@@ -26,15 +26,12 @@ pipeline_module = sdk_module("._custom.pipeline")
 
 
 def flat_policies(client: Any) -> list:
-    """The policies of a client's pipeline, outermost first, with chains and runners unwrapped."""
+    """The policies of a client's pipeline, outermost first, with chains, runners and wrappers unwrapped."""
+    wrappers = (pipeline_module.RandomRequestIdPolicy, pipeline_module.EmptyBodyContentDecodePolicy)
     found = []
     for node in client._client._pipeline._impl_policies:
         for policy in getattr(node, "policies", None) or [getattr(node, "_policy", node)]:
-            found.append(
-                getattr(policy, "policy", policy)
-                if isinstance(policy, pipeline_module.RandomRequestIdPolicy)
-                else policy
-            )
+            found.append(policy.policy if isinstance(policy, wrappers) else policy)
     return found
 
 
@@ -266,3 +263,36 @@ async def test_logging_and_custom_hooks_still_run(sdk: Any, caplog: pytest.LogCa
     assert any(m.startswith("Request URL: ") and r.levelno == logging.DEBUG for m, r in zip(messages, caplog.records))
     assert any(m.startswith("Response status: ") for m in messages)
     assert any("Authorization': 'REDACTED'" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("reply", "stream"),
+    [
+        (Reply(202), False),
+        (Reply(200, {"token": "t"}), False),
+        (Reply(200, "plain text"), False),
+        (Reply(200, b"", headers={"Content-Type": "application/json"}), False),
+        (Reply(200, {"token": "t"}), True),
+    ],
+)
+async def test_content_decoding_gives_what_azure_cores_policy_gives(sdk: Any, reply: Reply, stream: bool) -> None:
+    from azure.core.pipeline.policies import ContentDecodePolicy, CustomHookPolicy
+
+    outcomes = []
+    for wrap in (False, True):
+        policy: Any = ContentDecodePolicy()
+        if wrap:
+            policy = pipeline_module.EmptyBodyContentDecodePolicy(policy)
+        client = sdk.client(policies=[CustomHookPolicy(), policy])  # the hook sees the decoded context
+        sdk.script(reply)
+        seen: dict = {}
+        await sdk.call(
+            client.send_request,
+            HttpRequest("GET", "/api/health"),
+            stream=stream,
+            raw_response_hook=lambda r, seen=seen: seen.update(r.context),
+        )
+        outcomes.append(seen.get(ContentDecodePolicy.CONTEXT_NAME, "absent"))
+    assert outcomes[0] == outcomes[1]
+    expected = {"token": "t"} if reply.body == {"token": "t"} else "plain text" if reply.body == "plain text" else None
+    assert outcomes[0] == ("absent" if stream else expected)
