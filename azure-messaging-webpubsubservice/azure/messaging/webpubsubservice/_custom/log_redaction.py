@@ -169,7 +169,8 @@ class RedactingHttpLoggingPolicy(HttpLoggingPolicy):
         """
         options = request.context.options
         logger = request.context.get("logger") or options.get("logger") or self.logger
-        level = request.context.get("http_logging_level") or options.get("http_logging_level", self.http_logging_level)
+        default_level = getattr(self, "http_logging_level", logging.INFO)  # azure-core < 1.32 logs at INFO only
+        level = request.context.get("http_logging_level") or options.get("http_logging_level", default_level)
         if not logger.isEnabledFor(level):
             super().on_request(request)  # nothing is logged: nothing to hide
             return
