@@ -17,10 +17,19 @@ import pytest
 from azure.core.credentials import AzureKeyCredential
 from azure.core.pipeline import AsyncPipeline, Pipeline
 from azure.core.pipeline.policies import HTTPPolicy, SansIOHTTPPolicy
-from azure.core.pipeline.transport import AsyncHttpTransport, HttpTransport
 from azure.core.rest import HttpRequest
 
-from .conftest import ACCESS_KEY, ENDPOINT, HUB, Reply, decode_rest_jwt, sdk_module
+from .conftest import (
+    ACCESS_KEY,
+    ENDPOINT,
+    HUB,
+    AsyncRecordingTransport,
+    Recorder,
+    RecordingTransport,
+    Reply,
+    decode_rest_jwt,
+    sdk_module,
+)
 
 pipeline_module = sdk_module("._custom.pipeline")
 
@@ -99,53 +108,15 @@ class Recording(SansIOHTTPPolicy):
         self._hook("on_exception")
 
 
-class _Response:
-    status_code = 200
-    headers: dict = {}
-
-
-class Transport(HttpTransport):
-    def __init__(self, fail: bool) -> None:
-        self.fail = fail
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *args: Any) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        if self.fail:
+def _transport(asynchronous: bool, fails: bool) -> Any:
+    def reply(sent: Any) -> Reply:
+        if fails:
             raise ConnectionError("transport")
-        return _Response()
+        return Reply(200)
 
-
-class AsyncTransport(AsyncHttpTransport):
-    def __init__(self, fail: bool) -> None:
-        self.fail = fail
-
-    async def __aenter__(self) -> Any:
-        return self
-
-    async def __aexit__(self, *args: Any) -> None:
-        pass
-
-    async def open(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-    async def send(self, request: Any, **kwargs: Any) -> Any:
-        if self.fail:
-            raise ConnectionError("transport")
-        return _Response()
+    recorder = Recorder()
+    recorder.script(reply)
+    return AsyncRecordingTransport(recorder) if asynchronous else RecordingTransport(recorder)
 
 
 SCENARIOS = {
@@ -168,9 +139,9 @@ async def _hook_order(grouped: bool, asynchronous: bool, scenario: str) -> tuple
     error = None
     try:
         if asynchronous:
-            await AsyncPipeline(AsyncTransport(transport_fails), policies=policies).run(HttpRequest("GET", ENDPOINT))
+            await AsyncPipeline(_transport(True, transport_fails), policies=policies).run(HttpRequest("GET", ENDPOINT))
         else:
-            Pipeline(Transport(transport_fails), policies=policies).run(HttpRequest("GET", ENDPOINT))
+            Pipeline(_transport(False, transport_fails), policies=policies).run(HttpRequest("GET", ENDPOINT))
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
     return log, error

@@ -15,8 +15,9 @@ from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 from azure.core.rest import HttpRequest
 
 from .content_type import encode_message, pop_content_type
+from .tracing import untraced
 
-__all__ = ["SendArguments", "SendMemo", "SendOperation"]
+__all__ = ["SendArguments", "SendMemo", "SendOperation", "send_operations"]
 
 _MEMO_SIZE = 256
 _NOT_MEMOISED = ("params", "error_map", "cls")
@@ -154,3 +155,18 @@ class SendOperation(NamedTuple):
     """The generated operation, without its tracing wrapper."""
     builder: Callable[..., HttpRequest]
     """The generated request builder, such as ``build_web_pub_sub_service_send_to_all_request``."""
+
+
+def send_operations(generated: type, builders: Mapping[str, Callable[..., HttpRequest]]) -> Dict[str, SendOperation]:
+    """Pair each generated ``send_to_*`` operation (without its tracing wrapper) with its request builder.
+
+    Called once when the package is imported, so a generated operation that is missing fails the import.
+
+    :param generated: The generated operations mixin (sync or async).
+    :type generated: type
+    :param builders: The generated request builders by operation name (``send_to_all``, ...).
+    :type builders: ~collections.abc.Mapping[str, callable]
+    :return: The operations by name.
+    :rtype: dict[str, SendOperation]
+    """
+    return {name: SendOperation(untraced(getattr(generated, name)), builder) for name, builder in builders.items()}

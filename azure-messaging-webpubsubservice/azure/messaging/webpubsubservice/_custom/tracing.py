@@ -26,7 +26,6 @@ __all__ = [
     "traced",
     "traced_as",
     "traced_async",
-    "traced_async_as",
     "tracing_settings",
     "untraced",
 ]
@@ -54,29 +53,16 @@ def span_name(method: str) -> str:
     return f"{CLIENT_NAME}.{method}"
 
 
-def traced_as(method: str) -> Callable[[_F], _F]:
-    """A decorator tracing a sync function under :func:`span_name` of ``method``, with :data:`TRACING_ATTRIBUTES`.
+def traced_as(method: str, *, asynchronous: bool = False) -> Callable[[_F], _F]:
+    """A decorator tracing a function under :func:`span_name` of ``method``, with :data:`TRACING_ATTRIBUTES`.
 
     :param str method: The public method name the span is named after.
+    :keyword bool asynchronous: The function is a coroutine function.
     :return: The decorator.
     :rtype: callable
     """
-    decorator: Callable[[_F], _F] = distributed_trace(  # type: ignore[assignment]
-        name_of_span=span_name(method), tracing_attributes=dict(TRACING_ATTRIBUTES)
-    )
-    return decorator
-
-
-def traced_async_as(method: str) -> Callable[[_F], _F]:
-    """A decorator tracing a coroutine function under :func:`span_name` of ``method``, with :data:`TRACING_ATTRIBUTES`.
-
-    :param str method: The public method name the span is named after.
-    :return: The decorator.
-    :rtype: callable
-    """
-    decorator: Callable[[_F], _F] = distributed_trace_async(  # type: ignore[assignment]
-        name_of_span=span_name(method), tracing_attributes=dict(TRACING_ATTRIBUTES)
-    )
+    trace: Any = distributed_trace_async if asynchronous else distributed_trace
+    decorator: Callable[[_F], _F] = trace(name_of_span=span_name(method), tracing_attributes=dict(TRACING_ATTRIBUTES))
     return decorator
 
 
@@ -99,7 +85,7 @@ def traced_async(function: _F) -> _F:
     :return: The traced coroutine function.
     :rtype: callable
     """
-    return traced_async_as(function.__name__)(function)
+    return traced_as(function.__name__, asynchronous=True)(function)
 
 
 def untraced(operation: Callable[..., _T]) -> Callable[..., _T]:

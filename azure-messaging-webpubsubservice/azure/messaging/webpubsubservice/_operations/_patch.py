@@ -38,7 +38,7 @@ from .._custom.models import (
     WebPubSubPermission,
 )
 from .._custom.paging import ListConnectionsPages
-from .._custom.send_memo import SendArguments, SendMemo, SendOperation
+from .._custom.send_memo import SendArguments, SendMemo, SendOperation, send_operations
 from .._custom.tracing import trace_generated_operations, traced, traced_as, untraced
 from . import _operations as _generated
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
@@ -52,18 +52,15 @@ from ._operations import (
 
 __all__ = ["_WebPubSubServiceClientOperationsMixin"]
 
-_SEND_TO_ALL = SendOperation(
-    untraced(_GeneratedOperationsMixin.send_to_all), build_web_pub_sub_service_send_to_all_request
-)
-_SEND_TO_USER = SendOperation(
-    untraced(_GeneratedOperationsMixin.send_to_user), build_web_pub_sub_service_send_to_user_request
-)
-_SEND_TO_GROUP = SendOperation(
-    untraced(_GeneratedOperationsMixin.send_to_group), build_web_pub_sub_service_send_to_group_request
-)
-_SEND_TO_CONNECTION = SendOperation(
-    untraced(_GeneratedOperationsMixin.send_to_connection), build_web_pub_sub_service_send_to_connection_request
-)
+SEND_BUILDERS: Dict[str, Callable[..., HttpRequest]] = {
+    "send_to_all": build_web_pub_sub_service_send_to_all_request,
+    "send_to_user": build_web_pub_sub_service_send_to_user_request,
+    "send_to_group": build_web_pub_sub_service_send_to_group_request,
+    "send_to_connection": build_web_pub_sub_service_send_to_connection_request,
+}
+"""The generated request builders of the four sends, resolved here once for the sync and the async operations."""
+
+_SEND = send_operations(_GeneratedOperationsMixin, SEND_BUILDERS)
 
 
 class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
@@ -119,7 +116,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
-        return self._send(_SEND_TO_ALL, call, excluded=id_list(excluded), filter=filter)
+        return self._send(_SEND["send_to_all"], call, excluded=id_list(excluded), filter=filter)
 
     @traced
     def send_to_user(
@@ -149,7 +146,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
-        return self._send(_SEND_TO_USER, call, user_id=path_segment("user_id", user_id), filter=filter)
+        return self._send(_SEND["send_to_user"], call, user_id=path_segment("user_id", user_id), filter=filter)
 
     @traced
     def send_to_group(
@@ -183,7 +180,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
         group = path_segment("group", group)
-        return self._send(_SEND_TO_GROUP, call, group=group, excluded=id_list(excluded), filter=filter)
+        return self._send(_SEND["send_to_group"], call, group=group, excluded=id_list(excluded), filter=filter)
 
     @traced
     def send_to_connection(
@@ -211,7 +208,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
         connection_id = path_segment("connection_id", connection_id)
-        return self._send(_SEND_TO_CONNECTION, call, connection_id=connection_id)
+        return self._send(_SEND["send_to_connection"], call, connection_id=connection_id)
 
     @traced
     def add_connections_to_groups(  # type: ignore[override]

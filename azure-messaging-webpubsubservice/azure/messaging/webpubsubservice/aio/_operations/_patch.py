@@ -27,32 +27,16 @@ from ..._custom.models import (
     WebPubSubPermission,
 )
 from ..._custom.paging import ListConnectionsPages
-from ..._custom.send_memo import SendArguments, SendMemo, SendOperation
-from ..._custom.tracing import trace_generated_operations, traced_async, traced_async_as, untraced
-from ..._operations._operations import (
-    build_web_pub_sub_service_list_connections_request,
-    build_web_pub_sub_service_send_to_all_request,
-    build_web_pub_sub_service_send_to_connection_request,
-    build_web_pub_sub_service_send_to_group_request,
-    build_web_pub_sub_service_send_to_user_request,
-)
+from ..._custom.send_memo import SendArguments, SendMemo, SendOperation, send_operations
+from ..._custom.tracing import trace_generated_operations, traced_as, traced_async, untraced
+from ..._operations._operations import build_web_pub_sub_service_list_connections_request
+from ..._operations._patch import SEND_BUILDERS
 from . import _operations as _generated
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
 
 __all__ = ["_WebPubSubServiceClientOperationsMixin"]
 
-_SEND_TO_ALL = SendOperation(
-    untraced(_GeneratedOperationsMixin.send_to_all), build_web_pub_sub_service_send_to_all_request
-)
-_SEND_TO_USER = SendOperation(
-    untraced(_GeneratedOperationsMixin.send_to_user), build_web_pub_sub_service_send_to_user_request
-)
-_SEND_TO_GROUP = SendOperation(
-    untraced(_GeneratedOperationsMixin.send_to_group), build_web_pub_sub_service_send_to_group_request
-)
-_SEND_TO_CONNECTION = SendOperation(
-    untraced(_GeneratedOperationsMixin.send_to_connection), build_web_pub_sub_service_send_to_connection_request
-)
+_SEND = send_operations(_GeneratedOperationsMixin, SEND_BUILDERS)
 
 
 class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
@@ -108,7 +92,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send(_SEND_TO_ALL, call, excluded=id_list(excluded), filter=filter)
+        return await self._send(_SEND["send_to_all"], call, excluded=id_list(excluded), filter=filter)
 
     @traced_async
     async def send_to_user(
@@ -138,7 +122,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send(_SEND_TO_USER, call, user_id=path_segment("user_id", user_id), filter=filter)
+        return await self._send(_SEND["send_to_user"], call, user_id=path_segment("user_id", user_id), filter=filter)
 
     @traced_async
     async def send_to_group(
@@ -172,7 +156,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
         group = path_segment("group", group)
-        return await self._send(_SEND_TO_GROUP, call, group=group, excluded=id_list(excluded), filter=filter)
+        return await self._send(_SEND["send_to_group"], call, group=group, excluded=id_list(excluded), filter=filter)
 
     @traced_async
     async def send_to_connection(
@@ -200,7 +184,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         """
         call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
         connection_id = path_segment("connection_id", connection_id)
-        return await self._send(_SEND_TO_CONNECTION, call, connection_id=connection_id)
+        return await self._send(_SEND["send_to_connection"], call, connection_id=connection_id)
 
     @traced_async
     async def add_connections_to_groups(  # type: ignore[override]
@@ -294,7 +278,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
             self, build_web_pub_sub_service_list_connections_request, path_segment("group", group), top, kwargs
         )
 
-        @traced_async_as(method)  # each page request is traced; creating the pager does no IO
+        @traced_as(method, asynchronous=True)  # each page request is traced; creating the pager does no IO
         async def get_next(next_link: Optional[str] = None) -> PipelineResponse[HttpRequest, AsyncHttpResponse]:
             request = pages.request(next_link)
             return pages.checked(await self._client._pipeline.run(request, stream=False, **pages.run_options))
