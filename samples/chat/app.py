@@ -179,8 +179,11 @@ class ChatServer:
     async def connected(self, request: ConnectedRequest) -> None:
         connection_id = request.context.connection_id
         member = self.chat.connected(connection_id)
-        if member is None:  # a newer connection took the name while this one was connecting
-            await self.service.close_connection(connection_id, reason=taken(request.context.user_id or ""))
+        if member is None:
+            name = request.context.user_id or ""
+            # another connection took the name while this one was connecting, or the app restarted meanwhile
+            reason = taken(name) if self.chat.holder(name) else UNKNOWN
+            await self.service.close_connection(connection_id, reason=reason)
             return
         for older in member.replaces:  # the same tab's previous connection, if the service still has it
             await self.service.close_connection(older, reason=REPLACED)

@@ -40,6 +40,7 @@ class RunningChat:
     connection_string: str  # of the service the app uses
     hub: str
     emulator: Any = None  # the local webpubsub_emulator.EmulatorThread, or None with a real service
+    app: Any = None  # the FastAPI app
 
 
 @contextlib.contextmanager
@@ -67,7 +68,8 @@ def run_chat(
             events = f"http://127.0.0.1:{port}/eventhandler/{{event}}"
             emulator = stack.enter_context(EmulatorThread(event_handlers={hub: events}))
             connection_string = emulator.connection_string
-        server = uvicorn.Server(uvicorn.Config(create_app(connection_string, hub), log_level="warning"))
+        app = create_app(connection_string, hub)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="chat-app", daemon=True)
         thread.start()
         stack.callback(thread.join)
@@ -77,7 +79,7 @@ def run_chat(
                 raise RuntimeError("the chat app did not start (see the log above)")
             threading.Event().wait(0.02)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        yield RunningChat(f"http://{shown}:{port}/", connection_string, hub, emulator)
+        yield RunningChat(f"http://{shown}:{port}/", connection_string, hub, emulator, app)
 
 
 def _wait_for_ctrl_c() -> None:
