@@ -143,7 +143,7 @@ class Message:
 
 @dataclass
 class _Room:
-    members: Dict[str, str] = field(default_factory=dict)  # connection id -> name, in join order
+    members: Dict[str, str] = field(default_factory=dict)  # connection id -> name
     history: Deque[Message] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
 
@@ -261,9 +261,9 @@ class Chat:
         return message
 
     def room(self, room: str, *, kind: str = "room", **extra: Any) -> Dict[str, Any]:
-        """A room's snapshot: ``{"kind", "room", "members": [names in join order], "rev", **extra}``."""
+        """A room's snapshot: ``{"kind", "room", "members": [names, sorted], "rev", **extra}``."""
         state = self._rooms.get(room)
-        members = list(state.members.values()) if state else []
+        members = sorted(state.members.values(), key=str.casefold) if state else []
         return {"kind": kind, "room": room, "members": members, "rev": self.rev, **extra}
 
     def history(self, room: str) -> List[Dict[str, Any]]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import base64
 import os
-from urllib.parse import parse_qs
 from collections.abc import Iterator
 from typing import Any, Callable, Optional
+from urllib.parse import parse_qs
 
 import jwt
 import pytest
@@ -104,7 +104,9 @@ def test_negotiate_mints_a_url_for_the_name_and_explains_a_refusal(chat: Running
         assert refused.status_code == 400 and reason in refused.json()["detail"], (name, refused.text)
 
 
-def test_a_taken_name_is_refused_at_negotiate_and_at_connect(chat: RunningChat, service: WebPubSubServiceClient) -> None:
+def test_a_taken_name_is_refused_at_negotiate_and_at_connect(
+    chat: RunningChat, service: WebPubSubServiceClient
+) -> None:
     with sign_in(chat, "alice", TAB_A) as alice:
         assert alice.user_id == "alice"
         refused = negotiate(chat, "ALICE", TAB_B)  # names compare case-insensitively
@@ -126,7 +128,12 @@ def test_a_taken_name_is_refused_at_negotiate_and_at_connect(chat: RunningChat, 
     ids=["no-user", "no-session", "raw-client"],
 )
 def test_connect_refuses_what_the_page_would_never_send(
-    chat: RunningChat, service: WebPubSubServiceClient, user: Optional[str], query: str, protocol: Optional[str], reason: str
+    chat: RunningChat,
+    service: WebPubSubServiceClient,
+    user: Optional[str],
+    query: str,
+    protocol: Optional[str],
+    reason: str,
 ) -> None:
     answer = handshake(service.get_client_access_token(user_id=user)["url"] + query, protocol)
     assert (answer.status_code, answer.text) == (400, reason)

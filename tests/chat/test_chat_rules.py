@@ -103,9 +103,9 @@ def test_disconnected_reports_the_rooms_and_frees_the_name() -> None:
     assert chat.disconnected("never-seen") is None
 
 
-def test_rooms_list_members_in_join_order_and_keep_recent_messages() -> None:
+def test_rooms_list_members_by_name_and_keep_recent_messages() -> None:
     chat = Chat(clock=lambda: 1234.5)
-    for connection_id, name in [("c1", "alice"), ("c2", "bob")]:
+    for connection_id, name in [("c2", "bob"), ("c1", "alice")]:
         chat.claim(name, TAB_A if name == "alice" else TAB_B, connection_id)
         chat.connected(connection_id)
         assert chat.join(connection_id, "general")

@@ -286,6 +286,7 @@ function setStatus(kind, text) {
   const status = $("status");
   status.dataset.state = kind;
   status.textContent = text;
+  document.body.dataset.connection = kind; // the stylesheet dims what may be out of date while not connected
 }
 
 function element(tag, className, text) {
