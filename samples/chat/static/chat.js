@@ -374,7 +374,6 @@ function renderConversation() {
 document.addEventListener("DOMContentLoaded", () => {
   $("sign-in-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    state.stopped = false;
     signIn($("name").value);
   });
   $("sign-out").addEventListener("click", () => signOut());
