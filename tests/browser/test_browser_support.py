@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, Pages, launch
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, OUTPUT, Pages, launch
 from playwright.sync_api import Browser
 
 
@@ -42,3 +42,13 @@ def test_every_launch_has_a_fresh_profile_deleted_afterwards(browser: Browser) -
     assert second != first and second.is_dir()
     second_browser.close()
     assert not second.exists()
+
+
+def test_closing_after_a_failure_saves_each_page(browser: Browser) -> None:
+    opened = Pages(browser, "test_example[case 1]")
+    opened.open("data:text/html,<h1>what the page showed</h1>", name="alice")
+    saved = OUTPUT / "test_example-case-1-failed-alice.png"
+    saved.unlink(missing_ok=True)
+    opened.close(failed=True)
+    assert saved.read_bytes().startswith(b"\x89PNG\r\n")
+    assert opened.opened == {}
