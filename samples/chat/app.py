@@ -65,7 +65,9 @@ UNKNOWN = "Please reconnect: the chat server does not know this connection."
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("chat")
 
-UserEvent = Callable[["ChatServer", UserEventRequest], Awaitable[Optional[Dict[str, Any]]]]
+Reply = Optional[Dict[str, Any]]
+UserEvent = Callable[["ChatServer", Member, Dict[str, Any]], Awaitable[Reply]]
+UserEventCallback = Callable[["ChatServer", UserEventRequest], Awaitable[Reply]]
 
 
 def taken(name: str) -> str:
@@ -79,22 +81,32 @@ class SignIn(BaseModel):
     session: str = ""
 
 
-def user_event(handler: UserEvent) -> UserEvent:
-    """Answer a broken rule with an ``error`` message for the page, never with an error status: a failed user event
-    makes the service close the client's connection.
+def user_event(handler: UserEvent) -> UserEventCallback:
+    """Make an event callback out of ``handler(server, sender, data)``.
+
+    - The sender must be a connection the app knows. One it does not know (the app restarted since it connected) is
+      closed, and the page reconnects: its new ``connect`` tells the app who it is again.
+    - The payload must be a JSON object.
+    - A broken rule is answered with an ``error`` message for the page, never with an error status: a failed user
+      event makes the service close the client's connection.
     """
 
     @functools.wraps(handler)
-    async def answer(server: ChatServer, request: UserEventRequest) -> Optional[Dict[str, Any]]:
+    async def callback(server: ChatServer, request: UserEventRequest) -> Reply:
+        context = request.context
+        sender = server.chat.member(context.connection_id)
         try:
-            return await handler(server, request)
+            if sender is None:
+                await server.service.close_connection(context.connection_id, reason=UNKNOWN)
+                return None
+            return await handler(server, sender, event_data(request))
         except ChatError as exc:
             return {"kind": "error", "text": str(exc)}
         except HttpResponseError as exc:
-            log.warning("%s of %s: the service refused: %s", request.context.event_name, request.context.user_id, exc)
+            log.warning("%s of %s: the service refused: %s", context.event_name, context.user_id, exc)
             return {"kind": "error", "text": "The service did not accept that. Try again."}
 
-    return answer
+    return callback
 
 
 def event_data(request: UserEventRequest) -> Dict[str, Any]:
@@ -202,52 +214,32 @@ class ChatServer:
 
     # --- user events -----------------------------------------------------------------------------------------------
 
-    async def _member(self, request: UserEventRequest) -> Optional[Member]:
-        """The sender's record. A connection the app does not know (the app restarted since it connected) is closed,
-        and the page reconnects: its new ``connect`` tells the app who it is again.
-        """
-        member = self.chat.member(request.context.connection_id)
-        if member is None:
-            await self.service.close_connection(request.context.connection_id, reason=UNKNOWN)
-        return member
-
     @user_event
-    async def join(self, request: UserEventRequest) -> Optional[Dict[str, Any]]:
+    async def join(self, sender: Member, data: Dict[str, Any]) -> Reply:
         """``join`` ``{"room"}``: into the room's group; the room hears who joined; the reply is the room's state."""
-        room = check_room(event_data(request).get("room"))
-        member = await self._member(request)
-        if member is None:
-            return None
-        if room not in member.rooms:
-            await self.service.add_connection_to_group(room, member.connection_id)
-            self.chat.join(member.connection_id, room)
-            joined = self.chat.room(room, kind="joined", user=member.name)
-            await self.service.send_to_group(room, joined, excluded=[member.connection_id])
+        room = check_room(data.get("room"))
+        if room not in sender.rooms:
+            await self.service.add_connection_to_group(room, sender.connection_id)
+            self.chat.join(sender.connection_id, room)
+            joined = self.chat.room(room, kind="joined", user=sender.name)
+            await self.service.send_to_group(room, joined, excluded=[sender.connection_id])
         return self.chat.room(room, history=self.chat.history(room))
 
     @user_event
-    async def leave(self, request: UserEventRequest) -> Optional[Dict[str, Any]]:
+    async def leave(self, sender: Member, data: Dict[str, Any]) -> Reply:
         """``leave`` ``{"room"}``: out of the room's group; the room hears who left; the reply confirms it."""
-        room = check_room(event_data(request).get("room"))
-        member = await self._member(request)
-        if member is None:
-            return None
-        if room in member.rooms:
-            await self.service.remove_connection_from_group(room, member.connection_id)
-            self.chat.leave(member.connection_id, room)
-            await self.service.send_to_group(room, self.chat.room(room, kind="left", user=member.name))
-        return self.chat.room(room, kind="left", user=member.name)
+        room = check_room(data.get("room"))
+        if room in sender.rooms:
+            await self.service.remove_connection_from_group(room, sender.connection_id)
+            self.chat.leave(sender.connection_id, room)
+            await self.service.send_to_group(room, self.chat.room(room, kind="left", user=sender.name))
+        return self.chat.room(room, kind="left", user=sender.name)
 
     @user_event
-    async def message(self, request: UserEventRequest) -> Optional[Dict[str, Any]]:
+    async def message(self, sender: Member, data: Dict[str, Any]) -> Reply:
         """``message`` ``{"room", "text"}``: checked, then sent to the room's group (the sender gets it there too)."""
-        data = event_data(request)
-        room, text = check_room(data.get("room")), check_text(data.get("text"))
-        member = await self._member(request)
-        if member is None:
-            return None
-        message = self.chat.post(member.connection_id, room, text)
-        await self.service.send_to_group(room, message.to_json())
+        message = self.chat.post(sender.connection_id, check_room(data.get("room")), check_text(data.get("text")))
+        await self.service.send_to_group(message.room, message.to_json())
         return None
 
 

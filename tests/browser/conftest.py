@@ -1,4 +1,6 @@
-"""Fixtures for the browser tests: ``browser`` (headless Chromium, one per test module) and ``pages``."""
+"""Fixtures for the browser tests: ``browser`` (headless Chromium, one per test module) and ``pages``; and, for the
+chat sample's page, ``chat`` and ``service`` from tests/chat/chat_support.py.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ import pytest
 from browser_support import TIMEOUT_MS, Pages, launch
 from playwright.sync_api import Browser, expect, sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "samples" / "chat"))  # the chat sample's modules
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chat"))
+from chat_support import chat, service
 
+__all__ = ["browser", "chat", "pages", "service"]
 
 _FAILED = pytest.StashKey[bool]()
 expect.set_options(timeout=TIMEOUT_MS)

@@ -1,30 +1,16 @@
 """The chat sample in real headless Chromium: its page (samples/chat/static/) served by the app, talking to the local
-emulator over the browser's own WebSocket, as ``make chat`` runs it.
+emulator over the browser's own WebSocket, as ``make chat`` runs it. The fixtures ``chat`` and ``service`` come from
+tests/chat/chat_support.py (see conftest.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from announce import announce
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from browser_support import Pages
 from playwright.sync_api import Locator, Page, expect
-from run import RunningChat, run_chat
+from run import RunningChat
 from webpubsub_emulator import FaultPlan
-
-
-@pytest.fixture
-def chat() -> Iterator[RunningChat]:
-    with run_chat(port=0) as running:
-        yield running
-
-
-@pytest.fixture
-def service(chat: RunningChat) -> Iterator[WebPubSubServiceClient]:
-    with WebPubSubServiceClient.from_connection_string(chat.connection_string, hub=chat.hub) as client:
-        yield client
 
 
 class ChatPage:

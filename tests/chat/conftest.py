@@ -1,9 +1,5 @@
-"""The chat sample's tests import its modules (app, chat, run, announce) and the samples' WebSocket client."""
+"""The chat sample's fixtures (chat_support.py)."""
 
-from __future__ import annotations
+from chat_support import chat, service
 
-import sys
-from pathlib import Path
-
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-sys.path[:0] = [str(SAMPLES / "chat"), str(SAMPLES)]
+__all__ = ["chat", "service"]

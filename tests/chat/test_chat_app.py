@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs
 
@@ -18,23 +17,11 @@ from announce import announce
 from app import REPLACED, SUBPROTOCOL, UNKNOWN, ChatServer, taken
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from azure.messaging.webpubsubservice.eventhandler import testing
-from run import RunningChat, run_chat
+from run import RunningChat
 
 TAB_A = "a" * 32
 TAB_B = "b" * 32
 TAB_C = "c" * 32
-
-
-@pytest.fixture
-def chat() -> Iterator[RunningChat]:
-    with run_chat(port=0) as running:
-        yield running
-
-
-@pytest.fixture
-def service(chat: RunningChat) -> Iterator[WebPubSubServiceClient]:
-    with WebPubSubServiceClient.from_connection_string(chat.connection_string, hub=chat.hub) as client:
-        yield client
 
 
 def server_of(chat: RunningChat) -> ChatServer:
