@@ -51,7 +51,8 @@ class Core:
     """Hubs, membership and routing. Every method is synchronous and performs no IO.
 
     :param clock: a monotonic clock in seconds (message TTLs, the recovery window).
-    :param trace: where session changes are reported (a new, silent one by default).
+    :param trace: where sessions opening, changing state and joining or leaving groups are reported (a new, silent one
+        by default).
     """
 
     def __init__(
@@ -161,10 +162,16 @@ class Core:
         cid = connection_id if connection_id and connection_id not in h.sessions else self.new_connection_id(hub)
         session = Session(cid, h.name, user_id, kind, permissions, subprotocol)
         session.kind_state = kind_state
+        session.opened_at = time.time()
         kind.on_open(session)
         h.sessions[cid] = session
         if user_id is not None:
             h.users.setdefault(user_id, {})[cid] = None
+        trace = self.trace
+        if trace.observers:
+            trace.emit(
+                "session", h.name, cid, event="open", old=None, new="open", user=user_id, protocol=session.protocol
+            )
         for group in groups:
             self.join_group(session, group)
         greeting = kind.greeting(session)
@@ -193,6 +200,7 @@ class Core:
                 old=step.old.value,
                 new=step.new.value,
                 reason=session.close_reason if step.ended else None,
+                user=session.user_id,
             )
         return step
 
@@ -279,11 +287,15 @@ class Core:
         if isinstance(session.groups, frozenset):
             session.groups = set()
         session.groups.add(group)
+        if self.trace.observers:
+            self.trace.emit("group", h.name, session.connection_id, event="join", group=group)
 
     def leave_group(self, session: Session, group: str) -> None:
         """Remove a session from a group (a no-op when it is not a member)."""
         if group in session.groups:
             self._leave(self.hub(session.hub), session, group)
+            if self.trace.observers:
+                self.trace.emit("group", session.hub, session.connection_id, event="leave", group=group)
 
     def _leave(self, h: Hub, session: Session, group: str) -> None:
         if isinstance(session.groups, set):

@@ -38,7 +38,7 @@ from . import limits
 from .faults import FaultInjector
 from .outbox import CloseFrame, Sequenced
 from .session import Session, SessionState
-from .trace import Trace
+from .trace import Trace, preview
 
 __all__ = ["FrameWriter", "WriterContext", "frame_header"]
 
@@ -183,10 +183,19 @@ class FrameWriter:
             ctx.frame_key, ctx.frame_bytes = frame, data
             size = len(data)
             raw.write(data)
-        trace = ctx.trace
-        if trace.observers:
-            kind = "binary" if isinstance(frame, bytes) else "text"
-            trace.emit("frame-out", self.session.hub, self.session.connection_id, type=kind, size=size)
+        if ctx.trace.observers:
+            self._trace_frame_out(frame, size)
+
+    def _trace_frame_out(self, frame: Union[str, bytes, Sequenced], size: int) -> None:
+        session = self.session
+        if isinstance(frame, bytes):
+            self.ctx.trace.emit("frame-out", session.hub, session.connection_id, type="binary", size=size)
+        else:
+            if isinstance(frame, str):
+                text = preview(frame)
+            else:  # as written: the sequence id spliced in
+                text = f'{{"sequenceId":{frame.sequence_id},{preview(frame.text)[1:]}'
+            self.ctx.trace.emit("frame-out", session.hub, session.connection_id, type="text", size=size, text=text)
 
     def _fault_drop(self, delivered: int) -> bool:
         """After the ``delivered``-th message: cut the transport if the fault plan says so (True: cut)."""
@@ -240,7 +249,13 @@ class FrameWriter:
                 if isinstance(frame, CloseFrame):
                     if ctx.trace.observers:
                         ctx.trace.emit(
-                            "frame-out", session.hub, session.connection_id, type="close", size=0, code=frame.code
+                            "frame-out",
+                            session.hub,
+                            session.connection_id,
+                            type="close",
+                            size=0,
+                            code=frame.code,
+                            reason=frame.reason,
                         )
                     await ws.close(code=frame.code, message=limits.close_reason(frame.reason).encode("utf-8"))
                     ctx.on_closed(session)

@@ -155,6 +155,7 @@ class Session:
         "hub",
         "kind",
         "kind_state",
+        "opened_at",
         "outbox",
         "permissions",
         "processed_ack_ids",
@@ -184,6 +185,8 @@ class Session:
         #: a shared empty frozenset until the session joins a group, then its own set
         self.groups: Union[set[str], frozenset[str]] = _NO_GROUPS
         self.state = SessionState.OPEN
+        #: when the session opened (wall-clock seconds, what a trace shows as "since")
+        self.opened_at = 0.0
         #: the frames waiting for the client (None until the first one)
         self.outbox: Optional[Outbox] = None
         #: called whenever a frame was queued (the transport adapter writes it)

@@ -2,32 +2,43 @@
 
 The adapters and the core emit at the few points where something happens: a REST call answered (``rest``), a client
 frame read (``frame-in``) or written (``frame-out``), an event-handler call answered (``upstream``), a handshake
-refused (``refused``), a session's state changed (``session``). With no subscriber an emit point costs one attribute
-test (``if trace.observers:``) and builds nothing. Observers run synchronously on the emulator's event loop: they must
-be quick and must not block; an observer that raises is logged and kept.
+refused (``refused``), a session opened or its state changed (``session``), a connection joined or left a group
+(``group``). With no subscriber an emit point costs one attribute test (``if trace.observers:``) and builds nothing.
+Observers run synchronously on the emulator's event loop: they must be quick and must not block; an observer that
+raises is logged and kept. The live trace page (:mod:`.trace_page`) is one such observer, subscribed only while
+someone watches.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Callable, Mapping, NamedTuple, Optional
 
-__all__ = ["KINDS", "Trace", "TraceEvent"]
+__all__ = ["KINDS", "PREVIEW_CHARS", "Trace", "TraceEvent", "preview"]
 
 log = logging.getLogger(__name__)
 
 #: Every kind of event emitted.
-KINDS = frozenset({"rest", "frame-in", "frame-out", "upstream", "refused", "session"})
+KINDS = frozenset({"rest", "frame-in", "frame-out", "upstream", "refused", "session", "group"})
+#: A text frame's ``text`` holds at most this many characters of it.
+PREVIEW_CHARS = 1024
+#: Secrets a frame may carry, as a JSON member: a reliable client's reconnection token (its ``connected`` message).
+#: (The closing quote is optional: the preview may end inside the value.)
+_SECRET_MEMBER = re.compile(r'("reconnectionToken"\s*:\s*")[^"]*("?)')
 
 
 class TraceEvent(NamedTuple):
     """One observed thing. ``detail`` depends on ``kind`` (never a key or a token):
 
     - ``rest``: method, path (without the query), status, ms
-    - ``frame-in`` / ``frame-out``: type (``text``, ``binary`` or ``close``), size
+    - ``frame-in`` / ``frame-out``: type (``text``, ``binary`` or ``close``), size; a text frame: text (its
+      :func:`preview`); a close: code, reason
     - ``upstream``: event, url, status (None when the handler could not be reached), ms
     - ``refused``: status, code, reason (a refused WebSocket handshake)
-    - ``session``: event, old, new (state names), reason
+    - ``session``: event, old, new (state names), reason, user; a new session: event ``open``, old None, new
+      ``open``, user, protocol
+    - ``group``: event (``join`` or ``leave``), group
     """
 
     kind: str
@@ -64,3 +75,11 @@ class Trace:
                 observer(event)
             except Exception:
                 log.exception("a trace observer failed on a %s event", kind)
+
+
+def preview(text: str) -> str:
+    """What a trace shows of a text frame: its first :data:`PREVIEW_CHARS` characters, secrets masked."""
+    cut = text[:PREVIEW_CHARS]
+    if "reconnectionToken" in cut:
+        cut = _SECRET_MEMBER.sub(r"\1***\2", cut)
+    return cut

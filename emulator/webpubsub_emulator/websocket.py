@@ -27,7 +27,7 @@ from .frame_writer import FrameWriter, WriterContext
 from .protocol import disconnected_message, dumps
 from .raw_clients import RAW
 from .session import Session, SessionState
-from .trace import Trace
+from .trace import Trace, preview
 from .upstream_contract import (
     ConnectOutcome,
     EventHandler,
@@ -253,14 +253,23 @@ class WebSocketGateway:
                 msg = await ws.receive()
                 if msg.type in _FRAME_TYPES:
                     if trace.observers:
-                        frame_type = "text" if msg.type is WSMsgType.TEXT else "binary"
-                        trace.emit("frame-in", session.hub, session.connection_id, type=frame_type, size=len(msg.data))
+                        self._trace_frame_in(session, msg.data)
                     await self._on_frame(session, kind, msg.data)
                     if session.state is not _OPEN:
                         break
                 elif msg.type is WSMsgType.CLOSE:
                     # a close frame from the client: a deliberate close, the session ends (no recovery)
                     client_closed = True
+                    if trace.observers:
+                        trace.emit(
+                            "frame-in",
+                            session.hub,
+                            session.connection_id,
+                            type="close",
+                            size=0,
+                            code=msg.data,
+                            reason=msg.extra or "",
+                        )
                     break
                 elif msg.type is WSMsgType.ERROR:
                     log.info("connection %s: transport error %s", session.connection_id, ws.exception())
@@ -276,6 +285,14 @@ class WebSocketGateway:
         finally:
             await self._finish(writer, client_closed)
         return ws
+
+    def _trace_frame_in(self, session: Session, data: Union[str, bytes]) -> None:
+        if isinstance(data, str):
+            self.trace.emit(
+                "frame-in", session.hub, session.connection_id, type="text", size=len(data), text=preview(data)
+            )
+        else:
+            self.trace.emit("frame-in", session.hub, session.connection_id, type="binary", size=len(data))
 
     async def _on_frame(self, session: Session, kind: ClientProtocol, data: Union[str, bytes]) -> None:
         """Hand one client frame to the session's protocol rules and do the IO they ask for."""

@@ -110,8 +110,10 @@ def test_core_reacts_once_per_end() -> None:
     core = Core(clock)
     ended: List[tuple[str, Optional[str]]] = []
     core.on_ended = lambda s: ended.append((s.connection_id, s.close_reason))
-    events: List[tuple[str, str, str]] = []
-    core.trace.subscribe(lambda e: events.append((e.detail["event"], e.detail["old"], e.detail["new"])))
+    events: List[tuple[str, Optional[str], str]] = []
+    core.trace.subscribe(
+        lambda e: events.append((e.detail["event"], e.detail["old"], e.detail["new"])) if e.kind == "session" else None
+    )
     session = open_session(core, kind=RELIABLE, user="u", groups=("g",))
     assert core.transport_lost(session) is True and session.held_until == clock.now + core.recovery_window
     assert core.user_exists("hub", "u") and core.group_exists("hub", "g")  # held: still there
@@ -120,7 +122,7 @@ def test_core_reacts_once_per_end() -> None:
     assert core.transport_lost(session) is False  # refused: nothing happens
     assert ended == [(session.connection_id, "bye")]
     assert not core.user_exists("hub", "u") and not core.group_exists("hub", "g")
-    assert events == [("drop", "open", "held"), ("close", "held", "gone")]
+    assert events == [("open", None, "open"), ("drop", "open", "held"), ("close", "held", "gone")]
 
 
 def test_a_close_queues_the_farewell_then_the_close_frame() -> None:
