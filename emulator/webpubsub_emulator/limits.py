@@ -25,6 +25,15 @@ __all__ = [
     "PENDING_MAX_BYTES",
     "PENDING_MAX_MESSAGES",
     "RECOVERY_WINDOW_SECONDS",
+    "TRACE_BATCH_ENTRIES",
+    "TRACE_FEED_ENTRIES",
+    "TRACE_FLUSH_SECONDS",
+    "TRACE_KEEPALIVE_SECONDS",
+    "TRACE_LOGIN_BYTES",
+    "TRACE_LOGIN_SECONDS",
+    "TRACE_MAX_WATCHERS",
+    "TRACE_SNAPSHOT_CONNECTIONS",
+    "TRACE_WRITE_TIMEOUT_SECONDS",
     "FrameTooLarge",
     "check_frame_size",
     "close_reason",
@@ -59,6 +68,26 @@ CLIENT_MAX_REQUEST_BYTES = 2 * 1024 * 1024
 MAX_LINE_BYTES = 64 * 1024
 #: The largest (and default) page of ListConnectionsInGroup.
 MAX_PAGE_SIZE = 200
+
+#: The live trace page (``/trace``): entries the feed shared by every watcher holds (only while someone watches). A
+#: watcher further behind than this loses the entries it missed, and is told how many.
+TRACE_FEED_ENTRIES = 2000
+#: Pages watching at the same time; one more is refused with 503.
+TRACE_MAX_WATCHERS = 8
+#: A watcher gets at most this many entries per write ...
+TRACE_BATCH_ENTRIES = 500
+#: ... and at most one write per this many seconds: the emulator encodes at most 5000 entries a second per watcher.
+TRACE_FLUSH_SECONDS = 0.1
+#: A watcher that has been sent nothing for this long gets a comment line (so a dead connection is noticed).
+TRACE_KEEPALIVE_SECONDS = 15.0
+#: A watcher whose socket takes nothing for this long (it stopped reading) is disconnected.
+TRACE_WRITE_TIMEOUT_SECONDS = 30.0
+#: The connections a snapshot lists (the rest are counted).
+TRACE_SNAPSHOT_CONNECTIONS = 2000
+#: How long a sign-in to the trace page (with the access key, from beyond loopback) lasts.
+TRACE_LOGIN_SECONDS = 8 * 3600
+#: The largest sign-in form accepted.
+TRACE_LOGIN_BYTES = 4096
 
 
 class FrameTooLarge(PayloadTooLarge):
