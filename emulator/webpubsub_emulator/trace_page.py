@@ -69,7 +69,7 @@ _SECURITY_HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # (no-referrer would make a form post say "Origin: null")
     "Cache-Control": "no-store",
 }
 #: How often an idle live channel checks that its page is still connected.

@@ -106,7 +106,7 @@ async def test_the_page_and_its_files_come_from_the_package_with_strict_headers(
         assert page.status == 200 and page.content_type == "text/html"
         csp = page.headers["Content-Security-Policy"]
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
-        assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Referrer-Policy"] == "no-referrer"
+        assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Referrer-Policy"] == "same-origin"
         assert page.headers["Cache-Control"] == "no-store"
     assert "<title>Live trace" in html
     referenced = re.findall(r'(?:src|href)="([^"]+)"', html)
