@@ -1,7 +1,7 @@
 """``python -m bench`` (``make bench``): every benchmark, a table each, and ``results.json``.
 
 Options: ``--quick`` (tiny scale, a few seconds; what tests/bench runs), ``--no-plot`` (skip the matplotlib PNG),
-``--output DIR`` (where results.json and scaling.png go; default: this directory), ``--only a,b,c,d,e`` and
+``--output DIR`` (where results.json and scaling.png go; default: this directory), ``--only a,b,c,d,e,f`` and
 ``--max-connections N`` (cap the largest connection count, e.g. on a machine with a low open-file limit).
 The plot needs matplotlib (see docs/performance.md).
 """
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List
 
-from . import fanout, sdk_overhead, throughput
+from . import fanout, sdk_overhead, throughput, trace_cost
 from ._common import print_table, raise_nofile, safe_ratio, status
 
 HERE = Path(__file__).resolve().parent
@@ -80,6 +80,47 @@ RESULT_KEYS = [
     "scale_raw_connect_s",
     "scale_connect_time_ratio",
     "scale_emulator_connections_per_s",
+    # (f)
+    "trace_rest_unobserved_calls_per_s",
+    "trace_rest_unobserved_control_calls_per_s",
+    "trace_rest_no_watcher_calls_per_s",
+    "trace_rest_one_watcher_calls_per_s",
+    "trace_rest_stalled_watcher_calls_per_s",
+    "trace_rest_unobserved_cpu_us_per_call",
+    "trace_rest_unobserved_control_cpu_us_per_call",
+    "trace_rest_no_watcher_cpu_us_per_call",
+    "trace_rest_one_watcher_cpu_us_per_call",
+    "trace_rest_stalled_watcher_cpu_us_per_call",
+    "trace_fanout_unobserved_msgs_per_s",
+    "trace_fanout_unobserved_control_msgs_per_s",
+    "trace_fanout_no_watcher_msgs_per_s",
+    "trace_fanout_one_watcher_msgs_per_s",
+    "trace_fanout_stalled_watcher_msgs_per_s",
+    "trace_fanout_unobserved_cpu_us_per_msg",
+    "trace_fanout_unobserved_control_cpu_us_per_msg",
+    "trace_fanout_no_watcher_cpu_us_per_msg",
+    "trace_fanout_one_watcher_cpu_us_per_msg",
+    "trace_fanout_stalled_watcher_cpu_us_per_msg",
+    "trace_rest_unobserved_control_ratio",
+    "trace_rest_no_watcher_ratio",
+    "trace_rest_unobserved_control_cpu_ratio",
+    "trace_rest_no_watcher_cpu_ratio",
+    "trace_rest_one_watcher_ratio",
+    "trace_rest_one_watcher_cpu_ratio",
+    "trace_rest_stalled_watcher_ratio",
+    "trace_rest_stalled_watcher_cpu_ratio",
+    "trace_fanout_unobserved_control_ratio",
+    "trace_fanout_no_watcher_ratio",
+    "trace_fanout_unobserved_control_cpu_ratio",
+    "trace_fanout_no_watcher_cpu_ratio",
+    "trace_fanout_one_watcher_ratio",
+    "trace_fanout_one_watcher_cpu_ratio",
+    "trace_fanout_stalled_watcher_ratio",
+    "trace_fanout_stalled_watcher_cpu_ratio",
+    "trace_rounds",
+    "trace_fanout_clients_count",
+    "trace_watcher_entries",
+    "trace_watcher_lost",
     # (e) lists, one entry per curve_connections_count entry
     "curve_connections_count",
     "curve_emulator_msgs_per_s",
@@ -234,7 +275,7 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny scale, a few seconds")
     parser.add_argument("--no-plot", action="store_true", help="do not draw scaling.png")
     parser.add_argument("--output", default=str(HERE), help="directory for results.json and scaling.png")
-    parser.add_argument("--only", default="a,b,c,d,e", help="comma-separated subset of a,b,c,d,e")
+    parser.add_argument("--only", default="a,b,c,d,e,f", help="comma-separated subset of a,b,c,d,e,f")
     parser.add_argument("--max-connections", type=int, default=10000)
     args = parser.parse_args(argv)
     only = {part.strip() for part in args.only.split(",") if part.strip()}
@@ -253,6 +294,10 @@ def main(argv: List[str]) -> int:
     if only & {"c", "d", "e"}:
         status("(c)(d)(e) fan-out, scale and curves")
         results.update(_curves(args.quick, args.max_connections))
+
+    if "f" in only:
+        status("(f) the live trace page's cost")
+        results.update(trace_cost.run(args.quick))
 
     results["meta"] = {
         "quick": args.quick,
@@ -273,7 +318,7 @@ def main(argv: List[str]) -> int:
             status("matplotlib is not installed: no scaling.png (pip install matplotlib, or pass --no-plot)")
             return 2
         status(f"wrote {png}")
-    missing = [k for k in RESULT_KEYS if k not in results] if only == {"a", "b", "c", "d", "e"} else []
+    missing = [k for k in RESULT_KEYS if k not in results] if only == {"a", "b", "c", "d", "e", "f"} else []
     if missing:
         status(f"missing keys: {missing}")
         return 1

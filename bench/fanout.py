@@ -52,6 +52,8 @@ class Point:
     latency_p50_ms: float = float("nan")
     latency_p99_ms: float = float("nan")
     delivered_fraction: float = float("nan")
+    #: the server's CPU time over the broadcasts (when _measure was given a ``cpu`` reading)
+    cpu_s: float = float("nan")
     notes: List[str] = field(default_factory=list)
 
 
@@ -88,7 +90,16 @@ def _raw_target(server: ServerProcess) -> _Target:
     return _Target(lambda: ws, broadcast)
 
 
-async def _measure(server: ServerProcess, target: _Target, n: int, messages: int, point: Point) -> None:
+async def _measure(
+    server: ServerProcess,
+    target: _Target,
+    n: int,
+    messages: int,
+    point: Point,
+    cpu: Optional[Callable[[], float]] = None,
+) -> None:
+    """Connect ``n`` clients and make ``messages`` broadcasts (``cpu``: a reading of the server's CPU seconds, taken
+    around the broadcasts into ``point.cpu_s``)."""
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -143,6 +154,7 @@ async def _measure(server: ServerProcess, target: _Target, n: int, messages: int
                 for seq in range(messages):
                     complete[seq] = asyncio.Event()
                 per_message_timeout = 10.0 + n / 500.0
+                cpu_before = cpu() if cpu is not None else 0.0
                 first = time.perf_counter()
                 for seq in range(messages):
                     if seq >= WINDOW:
@@ -153,6 +165,8 @@ async def _measure(server: ServerProcess, target: _Target, n: int, messages: int
                 for seq in range(max(0, messages - WINDOW), messages):
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(complete[seq].wait(), per_message_timeout)
+                if cpu is not None:
+                    point.cpu_s = cpu() - cpu_before
                 delivered = len(latencies)
                 point.delivered_fraction = delivered / (n * messages)
                 if delivered:

@@ -5,31 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import AsyncIterator, List
+from typing import AsyncIterator, List, Tuple
 
 import aiohttp
 import pytest
-from aiohttp import web
 from webpubsub_emulator import Emulator, TraceEvent
 from webpubsub_emulator.trace import KINDS, PREVIEW_CHARS, Trace, preview
 from ws_support import JSON, RELIABLE, Api, expect_handshake_status, recv, recv_json
 
 
 @pytest.fixture
-async def handler_url() -> AsyncIterator[str]:
-    async def handle(request: web.Request) -> web.Response:
-        if request.method == "OPTIONS":
-            return web.Response(headers={"WebHook-Allowed-Origin": "*"})
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_route("*", "/events/{event}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}/events/{{event}}"
-    await runner.cleanup()
+async def observed() -> AsyncIterator[Tuple[Emulator, Api, List[TraceEvent]]]:
+    """An emulator, a REST and WebSocket client for it, and every trace event it emits."""
+    events: List[TraceEvent] = []
+    async with Emulator() as emu, aiohttp.ClientSession() as session:
+        emu.trace.subscribe(events.append)
+        yield emu, Api(session, emu), events
 
 
 async def wait_for(events: List[TraceEvent], kind: str, **detail: object) -> TraceEvent:
@@ -110,86 +101,83 @@ def test_the_readme_example_on_the_thread_runner() -> None:
     assert seen[0].detail["path"] == "/api/health" and seen[0].detail["method"] == "HEAD"
 
 
-async def test_sessions_opening_and_group_changes_are_observed() -> None:
-    events: List[TraceEvent] = []
-    async with Emulator() as emu, aiohttp.ClientSession() as session:
-        emu.trace.subscribe(events.append)
-        api = Api(session, emu)
-        ws, cid = await api.connect(user="ann", roles=["webpubsub.joinLeaveGroup"], groups=["from-token"])
-        opened = await wait_for(events, "session", event="open")
-        assert (opened.hub, opened.connection_id, opened.detail["old"], opened.detail["new"]) == (
-            "hub1",
-            cid,
-            None,
-            "open",
-        )
-        assert (opened.detail["user"], opened.detail["protocol"]) == ("ann", JSON)
-        token_join = await wait_for(events, "group", group="from-token")
-        assert (token_join.connection_id, token_join.detail["event"]) == (cid, "join")
-        assert events.index(opened) < events.index(token_join)  # the open comes first
+async def test_sessions_opening_and_group_changes_are_observed(
+    observed: Tuple[Emulator, Api, List[TraceEvent]],
+) -> None:
+    _emu, api, events = observed
+    ws, cid = await api.connect(user="ann", roles=["webpubsub.joinLeaveGroup"], groups=["from-token"])
+    opened = await wait_for(events, "session", event="open")
+    assert (opened.hub, opened.connection_id, opened.detail["old"], opened.detail["new"]) == (
+        "hub1",
+        cid,
+        None,
+        "open",
+    )
+    assert (opened.detail["user"], opened.detail["protocol"]) == ("ann", JSON)
+    token_join = await wait_for(events, "group", group="from-token")
+    assert (token_join.connection_id, token_join.detail["event"]) == (cid, "join")
+    assert events.index(opened) < events.index(token_join)  # the open comes first
 
-        await ws.send_str(json.dumps({"type": "joinGroup", "group": "lobby", "ackId": 1}))
-        assert (await recv_json(ws))["success"] is True
-        await wait_for(events, "group", event="join", group="lobby")
-        assert await api.remove_from_group("lobby", cid) == 204
-        left = await wait_for(events, "group", event="leave", group="lobby")
-        assert left.connection_id == cid
-        joins_before = len([e for e in events if e.kind == "group"])
-        await ws.send_str(json.dumps({"type": "joinGroup", "group": "from-token", "ackId": 2}))
-        assert (await recv_json(ws))["success"] is True  # already a member: nothing changes, nothing is reported
-        await ws.close()
-        ended = await wait_for(events, "session", event="client-close")
-        assert ended.detail["user"] == "ann"
-        assert len([e for e in events if e.kind == "group"]) == joins_before  # ending is not a series of leaves
-
-
-async def test_frames_carry_their_text_and_closes_their_code_and_reason() -> None:
-    events: List[TraceEvent] = []
-    async with Emulator() as emu, aiohttp.ClientSession() as session:
-        emu.trace.subscribe(events.append)
-        api = Api(session, emu)
-        ws, cid = await api.connect(user="bo", roles=["webpubsub.sendToGroup"], groups=["g"])
-        request = json.dumps({"type": "sendToGroup", "group": "g", "data": "héllo", "ackId": 7})
-        await ws.send_str(request)
-        delivered = await recv(ws)
-        frame_in = await wait_for(events, "frame-in", type="text")
-        assert frame_in.detail["text"] == request
-        out = await wait_for(events, "frame-out", text=delivered.data)  # exactly what the client got
-        assert out.connection_id == cid
-        await ws.send_bytes(b"\x00\x01")  # binary is not JSON: the service closes the connection
-        binary = await wait_for(events, "frame-in", type="binary")
-        assert binary.detail["size"] == 2 and "text" not in binary.detail  # binary content is never shown
-        close_out = await wait_for(events, "frame-out", type="close")
-        assert close_out.connection_id == cid
-        assert (close_out.detail["code"], close_out.detail["reason"]) == (
-            1007,
-            "Invalid message: The frame is not valid JSON.",
-        )
-        await ws.close()
-
-        ws2, cid2 = await api.connect(user="cy")
-        await ws2.close(code=4001, message=b"done here")
-        closed = await wait_for(events, "frame-in", type="close")
-        assert (closed.connection_id, closed.detail["code"], closed.detail["reason"]) == (cid2, 4001, "done here")
+    await ws.send_str(json.dumps({"type": "joinGroup", "group": "lobby", "ackId": 1}))
+    assert (await recv_json(ws))["success"] is True
+    await wait_for(events, "group", event="join", group="lobby")
+    assert await api.remove_from_group("lobby", cid) == 204
+    left = await wait_for(events, "group", event="leave", group="lobby")
+    assert left.connection_id == cid
+    joins_before = len([e for e in events if e.kind == "group"])
+    await ws.send_str(json.dumps({"type": "joinGroup", "group": "from-token", "ackId": 2}))
+    assert (await recv_json(ws))["success"] is True  # already a member: nothing changes, nothing is reported
+    await ws.close()
+    ended = await wait_for(events, "session", event="client-close")
+    assert ended.detail["user"] == "ann"
+    assert len([e for e in events if e.kind == "group"]) == joins_before  # ending is not a series of leaves
 
 
-async def test_a_reliable_clients_reconnection_token_never_reaches_the_trace() -> None:
-    events: List[TraceEvent] = []
-    async with Emulator() as emu, aiohttp.ClientSession() as session:
-        emu.trace.subscribe(events.append)
-        api = Api(session, emu)
-        ws = await session.ws_connect(emu.client_url("hub1", user_id="r"), protocols=(RELIABLE,))
-        connected = await recv_json(ws)
-        token = connected["reconnectionToken"]
-        assert token
-        out = await wait_for(events, "frame-out", type="text")
-        assert '"reconnectionToken":"***"' in out.detail["text"] and token not in out.detail["text"]
-        assert await api.send_to_all(b"numbered") == 202
-        message = await recv_json(ws)
-        sequenced = await wait_for(events, "frame-out", text=json.dumps(message, separators=(",", ":")))
-        assert sequenced.detail["text"].startswith('{"sequenceId":1,')  # as written, sequence id included
-        assert all(token not in repr(e) for e in events)
-        await ws.close()
+async def test_frames_carry_their_text_and_closes_their_code_and_reason(
+    observed: Tuple[Emulator, Api, List[TraceEvent]],
+) -> None:
+    _emu, api, events = observed
+    ws, cid = await api.connect(user="bo", roles=["webpubsub.sendToGroup"], groups=["g"])
+    request = json.dumps({"type": "sendToGroup", "group": "g", "data": "héllo", "ackId": 7})
+    await ws.send_str(request)
+    delivered = await recv(ws)
+    frame_in = await wait_for(events, "frame-in", type="text")
+    assert frame_in.detail["text"] == request
+    out = await wait_for(events, "frame-out", text=delivered.data)  # exactly what the client got
+    assert out.connection_id == cid
+    await ws.send_bytes(b"\x00\x01")  # binary is not JSON: the service closes the connection
+    binary = await wait_for(events, "frame-in", type="binary")
+    assert binary.detail["size"] == 2 and "text" not in binary.detail  # binary content is never shown
+    close_out = await wait_for(events, "frame-out", type="close")
+    assert close_out.connection_id == cid
+    assert (close_out.detail["code"], close_out.detail["reason"]) == (
+        1007,
+        "Invalid message: The frame is not valid JSON.",
+    )
+    await ws.close()
+
+    ws2, cid2 = await api.connect(user="cy")
+    await ws2.close(code=4001, message=b"done here")
+    closed = await wait_for(events, "frame-in", type="close")
+    assert (closed.connection_id, closed.detail["code"], closed.detail["reason"]) == (cid2, 4001, "done here")
+
+
+async def test_a_reliable_clients_reconnection_token_never_reaches_the_trace(
+    observed: Tuple[Emulator, Api, List[TraceEvent]],
+) -> None:
+    emu, api, events = observed
+    ws = await api.session.ws_connect(emu.client_url("hub1", user_id="r"), protocols=(RELIABLE,))
+    connected = await recv_json(ws)
+    token = connected["reconnectionToken"]
+    assert token
+    out = await wait_for(events, "frame-out", type="text")
+    assert '"reconnectionToken":"***"' in out.detail["text"] and token not in out.detail["text"]
+    assert await api.send_to_all(b"numbered") == 202
+    message = await recv_json(ws)
+    sequenced = await wait_for(events, "frame-out", text=json.dumps(message, separators=(",", ":")))
+    assert sequenced.detail["text"].startswith('{"sequenceId":1,')  # as written, sequence id included
+    assert all(token not in repr(e) for e in events)
+    await ws.close()
 
 
 def test_a_preview_is_cut_and_masks_a_cut_token() -> None:
