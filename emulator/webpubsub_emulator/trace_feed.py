@@ -177,11 +177,15 @@ class TraceFeed:
         """Record one event (the trace observer): O(1), nothing encoded yet."""
         user: Optional[str] = None
         groups: tuple[str, ...] = ()
-        if event.connection_id is not None and event.hub is not None:
-            session = self.core.connection(event.hub, event.connection_id)
-            if session is not None:
+        connection_id = event.connection_id
+        if connection_id is not None:
+            # an event names a session's hub as the session has it (lowercased): no need to normalise it again
+            hub = self.core.hubs.get(event.hub) if event.hub is not None else None
+            session = hub.sessions.get(connection_id) if hub is not None else None
+            if session is not None:  # a hub's sessions are the live ones
                 user = session.user_id
-                groups = tuple(session.groups)
+                if session.groups:
+                    groups = tuple(session.groups)
             else:
                 user = event.detail.get("user")
         seq = self.next_seq
