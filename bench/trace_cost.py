@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import aiohttp
@@ -83,6 +84,19 @@ def watcher(server: ServerProcess, *, stall: bool = False) -> Iterator[Dict[str,
         out, _ = proc.communicate(timeout=10)
         with contextlib.suppress(ValueError, IndexError):
             totals.update(json.loads(out.strip().splitlines()[-1]))
+        _wait_unwatched(server)
+
+
+def _wait_unwatched(server: ServerProcess, timeout: float = 40.0) -> None:
+    """Wait until the emulator has let the watcher go (its snapshot counts the watchers; asking for it is no watch)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(f"{server.endpoint}/trace/api/snapshot", timeout=10) as answer:
+            if json.loads(answer.read())["watchers"] == 0:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the emulator still counts a watcher that has gone")
+        time.sleep(0.05)
 
 
 async def _rest_rate(server: ServerProcess, calls: int) -> tuple[float, float]:

@@ -220,6 +220,7 @@ class TracePage:
         snapshot = self.feed.snapshot()
         snapshot["access"] = access.value
         snapshot["resumed"] = resumed
+        snapshot["watchers"] = len(self.feed.watchers)
         snapshot["limits"] = {
             "feed": self.feed.size,
             "batch": limits.TRACE_BATCH_ENTRIES,

@@ -102,6 +102,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"Chat running: open {chat.url}", flush=True)
             if chat.emulator is not None:
                 print(f"Local Web PubSub emulator: {chat.connection_string}")
+                print(f"Watch what it does: {chat.emulator.endpoint}/trace")
                 print(f'Announce something: WEBPUBSUB_CONNECTION_STRING="{chat.connection_string}" \\')
                 print('    python samples/chat/announce.py "Hello from the server SDK"')
             else:

@@ -104,6 +104,9 @@ def test_make_chat_serves_the_page_and_the_emulator_until_ctrl_c() -> None:
     launched = Launched(["make", "-s", "chat"], clean_env(CHAT_PORT="0"))
     url = launched.wait_for("Chat running: open ")
     endpoint = launched.wait_for("Local Web PubSub emulator: ").split(";")[0].removeprefix("Endpoint=")
+    trace = launched.wait_for("Watch what it does: ")
+    assert trace == endpoint + "/trace"
+    assert "<title>Live trace" in requests.get(trace, timeout=10).text
     page = requests.get(url, timeout=10)
     assert page.status_code == 200 and "<title>Web PubSub chat</title>" in page.text
     assert requests.get(url + "static/chat.js", timeout=10).status_code == 200

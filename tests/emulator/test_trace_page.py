@@ -13,6 +13,7 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
 import aiohttp
 import pytest
 from webpubsub_emulator import Emulator, limits
+from webpubsub_emulator.trace import PREVIEW_CHARS
 from webpubsub_emulator.trace_access import COOKIE, mint_sign_in
 from ws_support import JSON, Api, recv
 
@@ -151,6 +152,28 @@ def test_the_page_files_are_package_data_of_the_emulator_wheel() -> None:
     assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files)
 
 
+def test_the_readme_states_the_limits_in_force() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = " ".join((root / "emulator" / "README.md").read_text(encoding="utf-8").split())
+    script = (root / "emulator" / "webpubsub_emulator" / "trace_static" / "trace.js").read_text(encoding="utf-8")
+    keep = re.search(r"const KEEP = (\d+);", script)
+    rows = re.search(r"const ROWS = (\d+);", script)
+    assert keep and rows
+    for promise in (
+        f"The page keeps the newest {keep.group(1)} entries and shows {rows.group(1)}.",
+        f"one ring of the newest {limits.TRACE_FEED_ENTRIES} entries",
+        f"at most {limits.TRACE_BATCH_ENTRIES} entries per write and one write per "
+        f"{limits.TRACE_FLUSH_SECONDS * 1000:.0f} ms",
+        f"a page that takes nothing for {limits.TRACE_WRITE_TIMEOUT_SECONDS:.0f} s is disconnected",
+        f"At most {limits.TRACE_MAX_WATCHERS} pages watch at once",
+        f"valid for {limits.TRACE_LOGIN_SECONDS // 3600} hours",
+        f"their first {PREVIEW_CHARS} characters",
+    ):
+        assert promise in readme, promise
+
+
 # ---------------------------------------------------------------------------------------------------- data
 
 
@@ -228,6 +251,8 @@ async def test_nobody_watching_means_nobody_subscribed(emu: Emulator, session: a
     second = await open_live(session, emu)
     await second.snapshot()
     assert len(emu.trace.observers) == 1  # one feed for every watcher
+    async with session.get(f"{emu.endpoint}/trace/api/snapshot") as answer:
+        assert (await answer.json())["watchers"] == 2  # asking for a snapshot is no watching
     live.response.close()
     second.response.close()
     for _ in range(300):  # the channel notices within a second or so that its page went away
@@ -235,6 +260,8 @@ async def test_nobody_watching_means_nobody_subscribed(emu: Emulator, session: a
             break
         await asyncio.sleep(0.02)
     assert not emu.trace.observers
+    async with session.get(f"{emu.endpoint}/trace/api/snapshot") as answer:
+        assert (await answer.json())["watchers"] == 0
 
 
 async def test_a_watcher_that_falls_behind_loses_entries_and_is_told_how_many(
