@@ -25,9 +25,9 @@ HUB = "exposed"
 
 @pytest.fixture
 async def api() -> AsyncIterator[Api]:
-    async with Emulator(access_key=KEY, public_hosts=["proxy.test", "alias.test:9"]) as emu:
-        async with aiohttp.ClientSession() as session:
-            yield Api(session, emu, hub=HUB)
+    names = ["proxy.test", "alias.test:9"]
+    async with Emulator(access_key=KEY, public_hosts=names) as emu, aiohttp.ClientSession() as session:
+        yield Api(session, emu, hub=HUB)
 
 
 def rest_token(aud: str) -> str:
