@@ -76,11 +76,12 @@ class Target:
 
 
 @contextlib.contextmanager
-def service_target(default_hub: str, *, event_handler_url: Optional[str] = None) -> Iterator[Target]:
+def service_target(default_hub: str, *, event_handler: Any = None) -> Iterator[Target]:
     """Yield the service to talk to: ``WEBPUBSUB_CONNECTION_STRING`` if set, else a freshly started local emulator.
 
-    ``event_handler_url`` (a URL template with ``{event}``) becomes the hub's event handler on a started emulator; a
-    real service's event handlers are configured on the resource instead.
+    ``event_handler`` becomes the hub's event handler on a started emulator: a URL template with ``{event}``, or an
+    ASGI application, which the emulator then calls in-process at ``/eventhandler/{event}`` (no web server needed).
+    A real service's event handlers are configured on the resource instead.
     """
     connection_string = os.environ.get("WEBPUBSUB_CONNECTION_STRING")
     hub = os.environ.get("WEBPUBSUB_HUB") or default_hub
@@ -93,7 +94,7 @@ def service_target(default_hub: str, *, event_handler_url: Optional[str] = None)
         raise SampleError(
             "set WEBPUBSUB_CONNECTION_STRING, or install the local emulator: pip install ./emulator"
         ) from exc
-    handlers = {hub: event_handler_url} if event_handler_url else None
+    handlers = {hub: event_handler} if event_handler is not None else None
     with EmulatorThread(host="127.0.0.1", port=0, event_handlers=handlers) as emulator:  # port 0: any free port
         yield Target(emulator.connection_string, hub, emulator)
 
