@@ -22,6 +22,7 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import ssl
 import sys
 import threading
 from collections.abc import Iterator
@@ -177,10 +178,13 @@ class WebSocketClient:
             frame = client.next_message()        # waits up to TIMEOUT seconds for the next data message
     """
 
-    def __init__(self, url: str, *, protocol: Optional[str] = RAW, name: str = "client") -> None:
+    def __init__(
+        self, url: str, *, protocol: Optional[str] = RAW, name: str = "client", cafile: Optional[str] = None
+    ) -> None:
         self.url = url
         self.protocol = protocol
         self.name = name
+        self.cafile = cafile  # a certificate to trust for wss:// (e.g. the emulator's self-signed one)
         self.connection_id: Optional[str] = None
         self.user_id: Optional[str] = None
         self.close_code: Optional[int] = None
@@ -250,7 +254,11 @@ class WebSocketClient:
         try:
             async with (
                 aiohttp.ClientSession() as session,
-                session.ws_connect(self.url, protocols=[self.protocol] if self.protocol else []) as ws,
+                session.ws_connect(
+                    self.url,
+                    protocols=[self.protocol] if self.protocol else [],
+                    ssl=ssl.create_default_context(cafile=self.cafile) if self.cafile else True,
+                ) as ws,
             ):
                 if self.protocol is not None and ws.protocol != self.protocol:
                     raise SampleError(f"the service did not accept the subprotocol {self.protocol!r}")
