@@ -20,7 +20,7 @@ help:
 $(STAMP): setup.py emulator/pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e . -e ./emulator
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e . -e "./emulator[tls]"
 	touch $@
 
 $(NODE_STAMP): tests/mqtt/node/package.json tests/mqtt/node/package-lock.json

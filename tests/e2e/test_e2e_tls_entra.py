@@ -260,3 +260,11 @@ def test_the_cli_makes_a_certificate_says_where_and_reuses_it(tmp_path: Path) ->
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=15) == 0
     assert seen[0] == seen[1]  # still valid for the same names: reused, so a browser that trusts it keeps trusting it
+
+
+def test_without_cryptography_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from webpubsub_emulator import tls
+
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # as if it were not installed
+    with pytest.raises(RuntimeError, match=r"webpubsub-emulator\[tls\]"):
+        tls.self_signed(str(tmp_path))
