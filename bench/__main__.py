@@ -55,6 +55,8 @@ RESULT_KEYS = [
     "aio_throughput_ratio",
     "aio_sdk_no_env_settings_requests_per_s",
     "aio_no_env_settings_throughput_ratio",
+    "rest_emulator_cpu_us_per_call",
+    "rest_emulator_cpu_us_per_call_fresh_tokens",
     # (c)
     "fanout_clients_count",
     "fanout_emulator_msgs_per_s",

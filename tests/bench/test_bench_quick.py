@@ -43,6 +43,8 @@ SCALAR_KEYS = [
     "aio_throughput_ratio",
     "aio_sdk_no_env_settings_requests_per_s",
     "aio_no_env_settings_throughput_ratio",
+    "rest_emulator_cpu_us_per_call",
+    "rest_emulator_cpu_us_per_call_fresh_tokens",
     "fanout_clients_count",
     "fanout_emulator_msgs_per_s",
     "fanout_raw_msgs_per_s",
