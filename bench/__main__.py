@@ -55,6 +55,11 @@ RESULT_KEYS = [
     "aio_throughput_ratio",
     "aio_sdk_no_env_settings_requests_per_s",
     "aio_no_env_settings_throughput_ratio",
+    "aio_core_jwt_requests_per_s",
+    "aio_core_jwt_throughput_ratio",
+    "aio_core_policies_requests_per_s",
+    "aio_core_policies_throughput_ratio",
+    "aio_vs_core_policies_ratio",
     "rest_emulator_cpu_us_per_call",
     "rest_emulator_cpu_us_per_call_fresh_tokens",
     # (c)
