@@ -398,9 +398,8 @@ class RestApi:
         client_type = q.get("clientType", "Default")
         if client_type.lower() not in ("default", "mqtt", "socketio"):
             raise BadRequest("clientType must be 'Default' or 'MQTT'.")
-        audience = self._base_url(ctx.request).replace("ws://", "http://", 1) + auth.client_audience_path(
-            ctx.hub, client_type
-        )
+        # the emulator's own endpoint, as the service names itself: whatever name the request used, the token connects
+        audience = self.endpoint + auth.client_audience_path(ctx.hub, client_type)
         token = auth.mint_client_token(
             self.access_key,
             audience=audience,

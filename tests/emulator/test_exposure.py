@@ -3,6 +3,7 @@ which names. Over real sockets (REST and WebSocket) and through the real command
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -85,6 +86,17 @@ async def test_the_audience_is_checked_against_own_names_not_the_host_header(api
     assert status == 401 and headers["x-ms-error-code"] == "Unauthorized" and b"another host" in body
     status, _headers, body = await send_with_host(api, "alias.test:1234", "alias.test:9")
     assert status == 202, body
+
+
+async def test_a_generated_token_names_the_emulator_whatever_host_the_request_used(api: Api) -> None:
+    url = api.url("/:generateToken")
+    headers = {"Host": f"app.localhost:{api.emu.port}"}
+    status, _headers, body = await api.request("POST", "", url=url, headers=headers)
+    token = json.loads(body)["token"]
+    assert status == 200
+    assert jwt.decode(token, options={"verify_signature": False})["aud"] == f"{api.emu.endpoint}/client/hubs/{HUB}"
+    async with api.session.ws_connect(f"ws://127.0.0.1:{api.emu.port}/client/hubs/{HUB}?access_token={token}") as ws:
+        assert not ws.closed
 
 
 def test_audience_rules_take_no_host_header() -> None:
