@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from typing import Any, AsyncIterator, Dict, List, Optional
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional
 
 import aiohttp
 import jwt
@@ -45,49 +45,48 @@ def client_url(api: Api, **claims: Any) -> str:
     return f"{base}?access_token={token}"
 
 
-NOW = int(time.time())
+NOW = int(time.time())  # for the pure tests below, which pass their own clock
+Claims = Callable[[int], Dict[str, Any]]  # the claims at the moment the test runs
 REFUSED_CLAIMS = [
-    pytest.param({"nbf": NOW + SKEW + 120}, id="nbf-in-the-future"),
-    pytest.param({"iat": NOW + SKEW + 120}, id="iat-in-the-future"),
-    pytest.param({"exp": str(NOW + 600)}, id="exp-as-a-string"),
-    pytest.param({"exp": None}, id="no-exp"),
-    pytest.param({"exp": True}, id="exp-as-a-boolean"),
-    pytest.param({"nbf": "0"}, id="nbf-as-a-string"),
-    pytest.param({"exp": NOW - SKEW - 1}, id="expired-beyond-the-skew"),
+    pytest.param(lambda now: {"nbf": now + SKEW + 120}, id="nbf-in-the-future"),
+    pytest.param(lambda now: {"iat": now + SKEW + 120}, id="iat-in-the-future"),
+    pytest.param(lambda now: {"exp": str(now + 600)}, id="exp-as-a-string"),
+    pytest.param(lambda now: {"exp": None}, id="no-exp"),
+    pytest.param(lambda now: {"exp": True}, id="exp-as-a-boolean"),
+    pytest.param(lambda now: {"nbf": "0"}, id="nbf-as-a-string"),
+    pytest.param(lambda now: {"exp": now - SKEW - 1}, id="expired-beyond-the-skew"),
 ]
 ACCEPTED_CLAIMS = [
-    pytest.param({"nbf": NOW + SKEW - 60, "iat": NOW + SKEW - 60}, id="nbf-and-iat-within-the-skew"),
-    pytest.param({"exp": NOW - SKEW + 60}, id="expired-within-the-skew"),
-    pytest.param({"exp": float(NOW + 600), "iat": float(NOW)}, id="float-claims"),
+    pytest.param(lambda now: {"nbf": now + SKEW - 60, "iat": now + SKEW - 60}, id="nbf-and-iat-within-the-skew"),
+    pytest.param(lambda now: {"exp": now - SKEW + 60}, id="expired-within-the-skew"),
+    pytest.param(lambda now: {"exp": float(now + 600), "iat": float(now)}, id="float-claims"),
 ]
 
 
 @pytest.mark.parametrize("claims", REFUSED_CLAIMS)
-async def test_rest_refuses_tokens_outside_their_lifetime(api: Api, claims: Dict[str, Any]) -> None:
+async def test_rest_refuses_tokens_outside_their_lifetime(api: Api, claims: Claims) -> None:
     url = api.url("/:send")
-    status, headers, body = await api.request(
-        "POST", "", url=url, body=b"x", content_type="text/plain", token=rest_token(api, url, **claims)
-    )
+    token = rest_token(api, url, **claims(int(time.time())))
+    status, headers, body = await api.request("POST", "", url=url, body=b"x", content_type="text/plain", token=token)
     assert status == 401 and headers["x-ms-error-code"] == "Unauthorized", body
 
 
 @pytest.mark.parametrize("claims", ACCEPTED_CLAIMS)
-async def test_rest_accepts_tokens_within_the_skew(api: Api, claims: Dict[str, Any]) -> None:
+async def test_rest_accepts_tokens_within_the_skew(api: Api, claims: Claims) -> None:
     url = api.url("/:send")
-    status, _headers, body = await api.request(
-        "POST", "", url=url, body=b"x", content_type="text/plain", token=rest_token(api, url, **claims)
-    )
+    token = rest_token(api, url, **claims(int(time.time())))
+    status, _headers, body = await api.request("POST", "", url=url, body=b"x", content_type="text/plain", token=token)
     assert status == 202, body
 
 
 @pytest.mark.parametrize("claims", REFUSED_CLAIMS)
-async def test_clients_are_refused_with_tokens_outside_their_lifetime(api: Api, claims: Dict[str, Any]) -> None:
-    await expect_handshake_status(api.session, client_url(api, **claims), 401, protocols=(JSON,))
+async def test_clients_are_refused_with_tokens_outside_their_lifetime(api: Api, claims: Claims) -> None:
+    await expect_handshake_status(api.session, client_url(api, **claims(int(time.time()))), 401, protocols=(JSON,))
 
 
 @pytest.mark.parametrize("claims", ACCEPTED_CLAIMS)
-async def test_clients_connect_with_tokens_within_the_skew(api: Api, claims: Dict[str, Any]) -> None:
-    async with api.session.ws_connect(client_url(api, **claims), protocols=(JSON,)) as ws:
+async def test_clients_connect_with_tokens_within_the_skew(api: Api, claims: Claims) -> None:
+    async with api.session.ws_connect(client_url(api, **claims(int(time.time()))), protocols=(JSON,)) as ws:
         assert (await recv_json(ws))["event"] == "connected"
 
 
