@@ -55,6 +55,7 @@ class AsgiTransport:
         self._state: dict[str, Any] = {}
         self._lifespan_inbox: Optional[asyncio.Queue[Message]] = None
         self._lifespan_done: Optional[asyncio.Event] = None
+        self._lifespan_task: Optional[asyncio.Task[None]] = None
 
     # ------------------------------------------------------------------ the application's own loop
     def _run_loop(self, loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
@@ -132,7 +133,7 @@ class AsgiTransport:
                 await asyncio.wait_for(done.wait(), LIFESPAN_TIMEOUT)
             except asyncio.TimeoutError:
                 log.warning("the event handler app did not finish its lifespan shutdown in time")
-        task = getattr(self, "_lifespan_task", None)
+        task = self._lifespan_task
         if task is not None and not task.done():
             task.cancel()
 
