@@ -11,10 +11,11 @@ from __future__ import annotations
 import enum
 import logging
 import secrets
+import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Callable, Collection, Iterable, Iterator, NamedTuple, Optional, Union
+from dataclasses import dataclass, field, fields
+from typing import Callable, Collection, Iterable, Iterator, NamedTuple, Optional, TypeVar, Union
 
 from .odata import CompiledFilter
 from .protocol import (
@@ -25,6 +26,22 @@ from .protocol import (
     dumps,
 )
 from .roles import JOIN_LEAVE_GROUP, SEND_TO_GROUP, PermissionState
+
+_C = TypeVar("_C", bound=type)
+_SLOTS: dict[str, bool] = {"slots": True} if sys.version_info >= (3, 10) else {}
+
+
+def _slots_on_39(cls: _C) -> _C:
+    """What ``dataclass(slots=True)`` does on 3.10+, for Python 3.9: the dataclass rebuilt with ``__slots__``."""
+    if _SLOTS:
+        return cls
+    names = tuple(f.name for f in fields(cls))
+    namespace = {key: value for key, value in cls.__dict__.items() if key not in (*names, "__dict__", "__weakref__")}
+    namespace["__slots__"] = names
+    slotted = type(cls)(cls.__name__, cls.__bases__, namespace)
+    slotted.__qualname__ = cls.__qualname__
+    return slotted
+
 
 __all__ = [
     "BUFFER_MAX_BYTES",
@@ -118,7 +135,8 @@ class _Delivery:
         return self._text
 
 
-@dataclass(slots=True)
+@_slots_on_39
+@dataclass(**_SLOTS)
 class _Entry:
     control: Optional[str] = None
     delivery: Optional[_Delivery] = None
@@ -126,7 +144,8 @@ class _Entry:
     expires_at: Optional[float] = None
 
 
-@dataclass(slots=True, eq=False)
+@_slots_on_39
+@dataclass(eq=False, **_SLOTS)
 class Connection:
     """A client connection. ``connection_id``, ``user_id`` and ``groups`` are what filters see.
 
