@@ -77,6 +77,17 @@ def _frame_header(opcode: int, length: int) -> bytes:
     return _PACK_LEN3(0x80 | opcode, 127, length)
 
 
+#: aiohttp's private drain waiter (see :meth:`WebSocketGateway._drained`); a name, so a test can take it away from us
+#: without taking it away from aiohttp's own writer (which uses it up to 3.10).
+_DRAIN_HELPER = "_drain_helper"
+
+
+def _writing_paused(protocol: Any) -> bool:
+    """Whether the socket's buffer is full (aiohttp's public flag from 3.11; 3.10 keeps it as ``_paused``)."""
+    paused = getattr(protocol, "writing_paused", None)
+    return bool(protocol._paused if paused is None else paused)
+
+
 class _Transport:
     """The socket side of one connection. Slots: there may be many thousands."""
 
@@ -532,7 +543,7 @@ class WebSocketGateway:
         """Write every pending frame the socket takes without waiting; start the writer task for the rest."""
         conn, core, protocol = transport.conn, self.core, transport.protocol
         while not transport.superseded:
-            if protocol.writing_paused:
+            if _writing_paused(protocol):
                 # a slow client: the frames stay queued (their TTL runs) until its socket drains
                 self._start_writer(transport, None)
                 return
@@ -592,12 +603,12 @@ class WebSocketGateway:
         ``_drain_helper`` is aiohttp's private waiter (3.9 to 3.14 have it); should a later aiohttp drop it, poll the
         public ``writing_paused`` flag instead of failing.
         """
-        drain = getattr(transport.protocol, "_drain_helper", None)
+        drain = getattr(transport.protocol, _DRAIN_HELPER, None)
         if drain is not None:
             await drain()
             return
         raw = transport.raw_transport
-        while transport.protocol.writing_paused and raw is not None and not raw.is_closing():
+        while _writing_paused(transport.protocol) and raw is not None and not raw.is_closing():
             await asyncio.sleep(0.005)
 
     def _abort_if_stuck(self, transport: _Transport) -> None:
@@ -615,7 +626,7 @@ class WebSocketGateway:
             while not transport.superseded:
                 delivered = conn.delivered
                 if frame is None:
-                    if transport.protocol.writing_paused:
+                    if _writing_paused(transport.protocol):
                         await self._drained(transport)
                         continue
                     if not self._writable(transport):
