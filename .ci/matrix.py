@@ -206,7 +206,7 @@ def _check_floors(run: Run, log) -> Optional[str]:
     log.write("\ndirect dependencies (declared floor -> installed):\n")
     for name, floor in sorted(floors.items()):
         log.write(f"  {name} >= {floor} -> {installed[name]}\n")
-    above = [f"{n} {installed[n]} (floor {f})" for n, f in sorted(floors.items()) if Version(installed[n]) != Version(f)]
+    above = [f"{n} {installed[n]} (floor {f})" for n, f in floors.items() if Version(installed[n]) != Version(f)]
     return "installed above the declared floor: " + ", ".join(above) if above else None
 
 
