@@ -48,6 +48,7 @@ test-matrix: $(STAMP)
 	$(BIN)/python .ci/matrix.py
 
 docs: $(STAMP)
+	@test -x $(BIN)/sphinx-build || { echo "make docs: Sphinx needs Python 3.11+ in $(VENV) (make clean; make PYTHON=python3.11 docs)" >&2; exit 1; }
 	$(BIN)/sphinx-build --fail-on-warning --keep-going --nitpicky --fresh-env --quiet -b html docs/api build/docs
 	@echo "API reference: build/docs/index.html"
 
