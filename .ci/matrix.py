@@ -43,7 +43,6 @@ ROOT = Path(__file__).resolve().parents[1]
 MATRIX = ROOT / ".matrix"
 UV = str(Path(sys.executable).with_name("uv"))
 DISTRIBUTIONS = ["azure-messaging-webpubsubservice", "webpubsub-emulator"]
-EDITABLES = ["-e", ".[aio,identity]", "-e", "./emulator"]
 #: The tools the lowest runs need (pinned as in requirements-dev.txt); nothing else is installed beside the floors.
 LOWEST_TOOLS = [
     "pytest",
@@ -130,18 +129,27 @@ def _requirement_lines(path: Path) -> List[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
 
 
-def direct_floors() -> Dict[str, str]:
-    """Every direct runtime dependency of both distributions (extras included) -> its declared floor."""
-    floors: Dict[str, str] = {}
+def editables() -> List[str]:
+    """Both distributions, editable, the SDK with every extra it declares (so every extra's floor is installed)."""
+    extras = importlib.metadata.metadata(DISTRIBUTIONS[0]).get_all("Provides-Extra") or []
+    return ["-e", f".[{','.join(sorted(extras))}]" if extras else ".", "-e", "./emulator"]
+
+
+def direct_floors() -> Dict[str, List[str]]:
+    """Every direct runtime dependency of both distributions (extras included) -> the floors declared for it.
+
+    A dependency without a floor, or with two different floors (say one per extra), is a problem the caller reports:
+    one environment can only test one of them.
+    """
+    floors: Dict[str, List[str]] = {}
     for dist in DISTRIBUTIONS:
         for text in importlib.metadata.requires(dist) or []:
             req = Requirement(text)
             lower = [s.version for s in req.specifier if s.operator in (">=", "==", "~=")]
-            if not lower:
-                raise SystemExit(f"matrix: {dist} declares {text!r} without a floor; every dependency needs one")
-            name = _canonical(req.name)
-            if floors.setdefault(name, lower[0]) != lower[0]:
-                raise SystemExit(f"matrix: {name} has two different floors ({floors[name]} and {lower[0]})")
+            declared = floors.setdefault(_canonical(req.name), [])
+            for version in lower[:1] or ["(none)"]:
+                if version not in declared:
+                    declared.append(version)
     return floors
 
 
@@ -188,14 +196,18 @@ def _prepare(run: Run, python: str, log) -> Optional[str]:
         install = [UV, "pip", "install", *target, "--resolution", "lowest-direct", "-r", str(_lowest_tools_file())]
     else:
         install = [UV, "pip", "install", *target, "-r", "requirements-dev.txt"]
-    if _sh(install + EDITABLES, log, 1200):
+    if _sh(install + editables(), log, 1200):
         return "installing the dependencies failed"
     stamp.write_text(fingerprint)
     return None
 
 
 def _check_floors(run: Run, log) -> Optional[str]:
-    floors = direct_floors()
+    declared = direct_floors()
+    unclear = [f"{n} ({' and '.join(v)})" for n, v in sorted(declared.items()) if len(v) != 1 or v[0] == "(none)"]
+    if unclear:
+        return "each dependency needs one declared floor (>=), the same in every extra: " + ", ".join(unclear)
+    floors = {name: versions[0] for name, versions in declared.items()}
     probe = "import importlib.metadata as m, json, sys; print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))"
     out = subprocess.run(
         [str(run.venv / "bin" / "python"), "-c", probe, *floors], capture_output=True, text=True, timeout=60

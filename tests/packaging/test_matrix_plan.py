@@ -34,6 +34,17 @@ def test_the_plan_is_every_other_classified_python_and_lowest_at_both_ends(matri
 def test_every_direct_dependency_has_one_floor(matrix: ModuleType) -> None:
     floors = matrix.direct_floors()
     assert {"azure-core", "pyjwt", "isodate", "typing-extensions", "aiohttp", "azure-identity"} <= set(floors)
+    unclear = {name: versions for name, versions in floors.items() if len(versions) != 1 or versions[0] == "(none)"}
+    assert not unclear, f"one lowest-dependency run can test one floor per dependency: {unclear}"
+
+
+def test_the_lowest_runs_install_every_extra(matrix: ModuleType) -> None:
+    import importlib.metadata
+
+    extras = importlib.metadata.metadata("azure-messaging-webpubsubservice").get_all("Provides-Extra") or []
+    sdk = matrix.editables()[1]
+    assert {"aio", "identity"} <= set(extras)
+    assert all(extra in sdk for extra in extras), sdk
 
 
 def test_a_missing_interpreter_fails_the_matrix_and_says_so(
