@@ -17,10 +17,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
-SDK_PACKAGE = ROOT / "azure-messaging-webpubsubservice" / "azure" / "messaging" / "webpubsubservice"
-EMULATOR_PACKAGE = ROOT / "emulator" / "webpubsub_emulator"
-#: Where a bare name in prose (`_patch.py`, `odata.py`) may live.
-PROSE_BASES = [ROOT, SDK_PACKAGE, SDK_PACKAGE / "aio", EMULATOR_PACKAGE, ROOT / "emulator"]
+
+
+def _tracked_folders() -> List[Path]:
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return sorted({(ROOT / name).parent for name in listed.stdout.split()})
+
+
+#: Where a bare name in prose (`_patch.py`, `odata.py`) may live: any folder of the repository.
+PROSE_BASES = _tracked_folders()
 
 _PATHLIKE = re.compile(r"^\.{0,2}[\w.-]*(/[\w.-]*)*$")
 _FILE_SUFFIX = re.compile(r"\.(py|md|json|toml|txt|sh|in|cfg|ini|lock|png)$")
@@ -59,14 +64,17 @@ def missing_in_layout(text: str) -> List[str]:
 
 
 def missing_in_prose(text: str) -> List[str]:
-    """Paths and dotted module names in backticks, outside code blocks, that do not exist."""
+    """File names (``x.py``), folders (``x/``) and dotted module names in backticks, outside code blocks, that do
+    not exist. URL paths (``/client``) and media types (``text/plain``) are not file names."""
     prose = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
     missing = []
     for token in re.findall(r"`([^`\s]+)`", prose):
         if _DOTTED_MODULE.match(token):
             if importlib.util.find_spec(token) is None:
                 missing.append(token)
-        elif _is_path(token) and not token.startswith(("http", "-")):
+        elif (
+            _is_path(token) and not token.startswith(("/", "-")) and (token.endswith("/") or _FILE_SUFFIX.search(token))
+        ):
             outside = token.startswith("..") or not any((base / token).exists() for base in PROSE_BASES)
             if outside:
                 missing.append(token)
@@ -75,7 +83,7 @@ def missing_in_prose(text: str) -> List[str]:
 
 def test_the_checks_catch_what_is_not_there() -> None:
     page = (
-        "Facts live in `../shared/reference/`, see `_sansio.py` and `webpubsub_emulator.nope`.\n"
+        "Facts live in `../shared/reference/`, see `core.py`, `text/plain`, `/client` and `webpubsub_emulator.nope`.\n"
         "```\nemulator/webpubsub_emulator/\n  core.py     pure, a/b\n  gone.py     removed\n"
         "                    continued/description\n```\n"
     )
