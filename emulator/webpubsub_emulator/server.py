@@ -139,6 +139,7 @@ class Emulator:
         for hub, value in (event_handlers or {}).items():
             self.event_handlers.setdefault(hub.lower(), []).extend(handlers_of(value))
         self._requested_port = port
+        #: The port it listens on: the one asked for, or once started the free one ``port=0`` picked.
         self.port = port
         #: what the emulator does, for observers (see :mod:`webpubsub_emulator.trace`)
         self.trace = Trace()
