@@ -22,13 +22,18 @@ from typing import Any, Optional
 import aiohttp
 import jwt
 import pytest
-from azure.core.credentials import AccessToken, AccessTokenInfo
+from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient as AsyncWebPubSubServiceClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 from webpubsub_emulator import Emulator, EmulatorThread
 from websockets.asyncio.client import connect
+
+try:
+    from azure.core.credentials import AccessTokenInfo
+except ImportError:  # azure-core before 1.31 (the SDK's floor is 1.30) asks credentials for get_token only
+    AccessTokenInfo = None  # type: ignore[assignment,misc]
 
 JSON = "json.webpubsub.azure.v1"
 ENTRA = "https://webpubsub.azure.com"
