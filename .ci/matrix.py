@@ -128,7 +128,9 @@ def find_python(version: str) -> Optional[str]:
 
 
 def _requirement_lines(path: Path) -> List[str]:
-    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    # pip allows a comment after a requirement (" # ..."); a PEP 508 parser does not
+    lines = (line.split(" #", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def editables() -> List[str]:
