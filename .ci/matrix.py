@@ -128,7 +128,9 @@ def find_python(version: str) -> Optional[str]:
 
 
 def _requirement_lines(path: Path) -> List[str]:
-    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    """The requirement lines of a requirements file, without comments (a ``#`` after white space, as pip reads it)."""
+    lines = (re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
 
 
 def editables() -> List[str]:
