@@ -54,6 +54,8 @@ LOWEST_TOOLS = [
     "azure-messaging-webpubsubclient",
     "uvicorn",
     "waitress",
+    "opentelemetry-sdk",
+    "azure-core-tracing-opentelemetry",
 ]
 LOWEST_TESTS = ["tests/sdk", "tests/e2e", "tests/emulator", "tests/faults", "tests/security", "tests/eventhandler"]
 PYTEST_MARK = "\n=== pytest ===\n"
