@@ -54,6 +54,8 @@ LOWEST_TOOLS = [
     "azure-messaging-webpubsubclient",
     "uvicorn",
     "waitress",
+    "opentelemetry-sdk",
+    "azure-core-tracing-opentelemetry",
 ]
 LOWEST_TESTS = ["tests/sdk", "tests/e2e", "tests/emulator", "tests/faults", "tests/security", "tests/eventhandler"]
 PYTEST_MARK = "\n=== pytest ===\n"
@@ -128,9 +130,9 @@ def find_python(version: str) -> Optional[str]:
 
 
 def _requirement_lines(path: Path) -> List[str]:
-    # pip allows a comment after a requirement (" # ..."); a PEP 508 parser does not
-    lines = (line.split(" #", 1)[0].strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line and not line.startswith("#")]
+    """The requirement lines of a requirements file, without comments (a ``#`` after white space, as pip reads it)."""
+    lines = (re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
 
 
 def editables() -> List[str]:
