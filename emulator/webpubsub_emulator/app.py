@@ -43,7 +43,7 @@ def create_app(
     """
     rest = RestApi(core, access_key, endpoint, faults, core.trace)
     gateway = WebSocketGateway(core, access_key, endpoint, upstream, faults, core.trace)
-    trace_page = TracePage(core, access_key, core.trace)
+    trace_page = TracePage(core, access_key, endpoint, core.trace)
     app = web.Application(client_max_size=limits.CLIENT_MAX_REQUEST_BYTES)
     app[CORE_KEY] = core
     app[REST_KEY] = rest

@@ -3,10 +3,10 @@
 The adapters and the core emit at the few points where something happens: a REST call answered (``rest``), a client
 frame read (``frame-in``) or written (``frame-out``), an event-handler call answered (``upstream``), a handshake
 refused (``refused``), a session opened or its state changed (``session``), a connection joined or left a group
-(``group``). With no subscriber an emit point costs one attribute test (``if trace.observers:``) and builds nothing.
-Observers run synchronously on the emulator's event loop: they must be quick and must not block; an observer that
-raises is logged and kept. The live trace page (:mod:`.trace_page`) is one such observer, subscribed only while
-someone watches.
+(``group``), a fault injected (``fault``). With no subscriber an emit point costs one attribute test
+(``if trace.observers:``) and builds nothing. Observers run synchronously on the emulator's event loop: they must be
+quick and must not block; an observer that raises is logged and kept. The activity log (:mod:`.activity_log`) is one
+such observer; the live trace page's feed (:mod:`.trace_feed`) another, subscribed only while someone watches.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ __all__ = ["KINDS", "PREVIEW_CHARS", "Trace", "TraceEvent", "preview"]
 log = logging.getLogger(__name__)
 
 #: Every kind of event emitted.
-KINDS = frozenset({"rest", "frame-in", "frame-out", "upstream", "refused", "session", "group"})
+KINDS = frozenset({"rest", "frame-in", "frame-out", "upstream", "refused", "session", "group", "fault"})
 #: A text frame's ``text`` holds at most this many characters of it.
 PREVIEW_CHARS = 1024
 #: Secrets a frame may carry, as a JSON member: a reliable client's reconnection token (its ``connected`` message).
@@ -31,14 +31,16 @@ _SECRET_MEMBER = re.compile(r'("reconnectionToken"\s*:\s*")[^"]*("?)')
 class TraceEvent(NamedTuple):
     """One observed thing. ``detail`` depends on ``kind`` (never a key or a token):
 
-    - ``rest``: method, path (without the query), status, ms
+    - ``rest``: method, path (without the query), status, ms, fault (the fault injected, e.g. ``rest-fail:503``, or
+      None)
     - ``frame-in`` / ``frame-out``: type (``text``, ``binary`` or ``close``), size; a text frame: text (its
       :func:`preview`); a close: code, reason
     - ``upstream``: event, url, status (None when the handler could not be reached), ms
-    - ``refused``: status, code, reason (a refused WebSocket handshake)
+    - ``refused``: status, code, reason, path (a refused WebSocket handshake; the path without the query)
     - ``session``: event, old, new (state names), reason, user; a new session: event ``open``, old None, new
       ``open``, user, protocol
     - ``group``: event (``join`` or ``leave``), group
+    - ``fault``: fault (``ws-drop``), effect (what it did)
     """
 
     kind: str

@@ -2,11 +2,12 @@
 
 The page shows what clients send and receive, so it is not for everyone who can reach the port:
 
-* **This machine** gets in without a key: the request comes from a loopback address, was not relayed by a proxy (no
-  ``Forwarded``, ``X-Forwarded-For``, ``X-Forwarded-Host`` or ``X-Real-IP`` header: behind a proxy on the same machine
-  every client would look local), and its ``Host`` header is a loopback name or an IP address. That last rule keeps
-  out a DNS-rebinding page (a hostile site whose name was made to resolve to 127.0.0.1: its requests carry its own
-  name), which would otherwise read the trace through the developer's browser.
+* **This machine** gets in without a key: the request comes from a loopback address and was not relayed by a proxy
+  (no ``Forwarded``, ``X-Forwarded-For``, ``X-Forwarded-Host`` or ``X-Real-IP`` header: behind a proxy on the same
+  machine every client would look local). A DNS-rebinding page (a hostile site whose name was made to resolve to
+  127.0.0.1), which would otherwise read the trace through the developer's browser, never gets this far: like every
+  request to the emulator, its ``Host`` header must name the emulator (:class:`~.exposure.ServerNames`), and the
+  adapter refuses it first.
 * **Anyone else** signs in once with the access key: the sign-in form sends it in a POST body, and the answer sets a
   cookie holding a token signed with the key (HS256, audience :data:`AUDIENCE`, valid for
   :data:`~.limits.TRACE_LOGIN_SECONDS`): ``HttpOnly`` (page scripts cannot read it), ``SameSite=Strict`` (no other
@@ -25,7 +26,7 @@ import enum
 import hmac
 import ipaddress
 import time
-from typing import Optional, Union
+from typing import Optional
 
 import jwt
 
@@ -39,7 +40,6 @@ __all__ = [
     "decide",
     "is_local",
     "key_matches",
-    "keyless_host",
     "mint_sign_in",
     "same_origin",
     "sign_in_valid",
@@ -66,39 +66,17 @@ class Access(enum.Enum):
     CROSS_ORIGIN = "cross-origin"
 
 
-def _ip(host: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return None
-
-
 def is_local(remote: Optional[str], forwarded: bool) -> bool:
     """True for a request from a loopback address that no proxy relayed (``forwarded``: it has a forwarding header)."""
     if forwarded or not remote:
         return False
-    ip = _ip(remote)
+    try:
+        ip = ipaddress.ip_address(remote.split("%", 1)[0])
+    except ValueError:
+        return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped.is_loopback  # an IPv4 client of a dual-stack socket
-    return ip is not None and ip.is_loopback
-
-
-def _host_name(host_header: str) -> str:
-    """The name of a ``Host`` header, lowercased, without port or brackets."""
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    if host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    return host.rstrip(".")
-
-
-def keyless_host(host_header: Optional[str]) -> bool:
-    """True when a ``Host`` header cannot come from a DNS-rebinding page: a loopback name or an IP address."""
-    if not host_header:
-        return False
-    host = _host_name(host_header)
-    return host == "localhost" or host.endswith(".localhost") or _ip(host) is not None
+    return ip.is_loopback
 
 
 def same_origin(origin: Optional[str], scheme: str, host_header: Optional[str]) -> bool:
@@ -154,6 +132,6 @@ def decide(
         return Access.CROSS_ORIGIN
     if sign_in_valid(cookie, access_key):
         return Access.SIGNED_IN
-    if is_local(remote, forwarded) and keyless_host(host):
+    if is_local(remote, forwarded):
         return Access.LOCAL
     return Access.SIGN_IN

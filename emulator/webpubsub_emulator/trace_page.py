@@ -45,6 +45,7 @@ from .errors import (
     ServiceUnavailable,
     Unauthorized,
 )
+from .exposure import ServerNames
 from .protocol import dumps
 from .trace import Trace
 from .trace_access import Access
@@ -90,10 +91,13 @@ class TracePage:
     """Serves ``/trace`` over a shared :class:`Core` and its :class:`Trace`.
 
     :param access_key: what a visitor from beyond this machine signs in with.
+    :param endpoint: the emulator's base URL (its names, until the runner sets :attr:`names`).
     """
 
-    def __init__(self, core: Core, access_key: str, trace: Optional[Trace] = None) -> None:
+    def __init__(self, core: Core, access_key: str, endpoint: str, trace: Optional[Trace] = None) -> None:
         self.access_key = access_key
+        #: the names this emulator answers to (``Host`` headers)
+        self.names = ServerNames.of_endpoint(endpoint)
         self.feed = TraceFeed(core, trace if trace is not None else core.trace)
         self._assets: dict[str, bytes] = {}
         self._wakeups: set[asyncio.Event] = set()
@@ -121,6 +125,7 @@ class TracePage:
             return _error(InternalError("The emulator hit an internal error."), head)
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        self.names.check_host_header(request.headers.get("Host"))  # a DNS-rebinding page gets nothing, not even files
         path, method = request.path, request.method
         if path.startswith(PATH + "/static/"):
             return self._static(path[len(PATH) + 8 :], method)

@@ -1,10 +1,12 @@
-"""aiohttp adapter for the upstream event handlers: the HTTP client that sends the service's CloudEvents.
+"""The upstream adapter: sends the service's CloudEvents to the event handlers.
 
 What is sent and what an answer means is :mod:`.upstream_contract`; this module only does the IO: before the first
 event to a handler URL it validates the URL (abuse protection: ``OPTIONS``, ``GET`` when that answers 404; a success
 is cached for a minute), POSTs events with the contract's headers, keeps the cookies handlers set per connection, and
 runs the fire-and-forget ``connected`` / ``disconnected`` events as tasks. It implements
-:class:`~.upstream_contract.UpstreamPort`, which is all the WebSocket adapter knows of it.
+:class:`~.upstream_contract.UpstreamPort`, which is all the WebSocket adapter knows of it. The bytes move through a
+:class:`~.upstream_contract.HandlerTransport` per handler: :class:`HttpTransport` (aiohttp) for a URL, an
+:class:`~.asgi_transport.AsgiTransport` for an in-process ASGI application.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from .asgi_transport import AsgiTransport
 from .errors import UpstreamError
 from .trace import Trace
 from .upstream_contract import (
@@ -24,20 +27,56 @@ from .upstream_contract import (
     EventHandler,
     EventTarget,
     HandlerTable,
+    HandlerTransport,
     UpstreamResponse,
+    cookies_of,
     event_headers,
     origin_allowed,
     system_call,
     validation_headers,
 )
 
-__all__ = ["Upstream"]
+__all__ = ["HttpTransport", "Upstream"]
 
 log = logging.getLogger(__name__)
 
 _VALIDATION_TTL = 60.0
 _VALIDATION_TIMEOUT = 10.0
 _EVENT_TIMEOUT = 30.0
+
+
+class HttpTransport:
+    """Requests to handlers over HTTP (one aiohttp session; cookies are kept per connection, never in a shared jar)."""
+
+    def __init__(self) -> None:
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    async def request(
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: bytes, *, timeout: float
+    ) -> UpstreamResponse:
+        """Send one request and read the whole answer (:class:`~.upstream_contract.HandlerTransport`)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        try:
+            async with self._session.request(
+                method,
+                url,
+                headers=headers,
+                data=body if body or method == "POST" else None,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                payload = await resp.read()
+                return UpstreamResponse(
+                    resp.status, payload, resp.headers.get("Content-Type"), tuple(resp.headers.items())
+                )
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise UpstreamError(type(exc).__name__) from None
+
+    async def close(self) -> None:
+        """Release the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 class Upstream:
@@ -58,7 +97,8 @@ class Upstream:
         self._handlers = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
         self.timeout = timeout
         self.trace = trace if trace is not None else Trace()
-        self._session: Optional[aiohttp.ClientSession] = None
+        self._http = HttpTransport()
+        self._apps: dict[int, AsgiTransport] = {}
         self._validated: dict[str, float] = {}
         self._validation_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -74,36 +114,37 @@ class Upstream:
         return urlsplit(self.endpoint).hostname or "localhost"
 
     async def close(self) -> None:
-        """Release the HTTP session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Release the transports (the HTTP session; in-process applications get their lifespan shutdown)."""
+        await self._http.close()
+        apps, self._apps = list(self._apps.values()), {}
+        for transport in apps:
+            await transport.close()
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            # cookies are kept per connection (EventTarget.cookies), never in a shared jar
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout), cookie_jar=aiohttp.DummyCookieJar()
-            )
-        return self._session
+    def _transport(self, handler: EventHandler) -> HandlerTransport:
+        app: Any = handler.app
+        if app is None:
+            return self._http
+        transport = self._apps.get(id(app))
+        if transport is None:  # the transport holds the app, so its id stays unique while it is in the table
+            transport = self._apps[id(app)] = AsgiTransport(app)
+        return transport
 
-    async def _validate(self, url: str) -> None:
+    async def _validate(self, transport: HandlerTransport, url: str) -> None:
         parts = urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        key = f"{id(transport)}:{parts.scheme}://{parts.netloc}{parts.path}"
         lock = self._validation_locks.setdefault(key, asyncio.Lock())
         async with lock:
             if self._validated.get(key, 0.0) > time.monotonic():
                 return
-            headers = validation_headers(self.origin)
-            timeout = aiohttp.ClientTimeout(total=_VALIDATION_TIMEOUT)
+            headers = list(validation_headers(self.origin).items())
             try:
-                async with self._client().options(url, headers=headers, timeout=timeout) as resp:
-                    status, allowed = resp.status, resp.headers.get("WebHook-Allowed-Origin")
-                if status == 404:
-                    async with self._client().get(url, headers=headers, timeout=timeout) as resp:
-                        status, allowed = resp.status, resp.headers.get("WebHook-Allowed-Origin")
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                raise UpstreamError(f"event handler validation failed: {type(exc).__name__}") from None
+                resp = await transport.request("OPTIONS", url, headers, b"", timeout=_VALIDATION_TIMEOUT)
+                if resp.status == 404:
+                    resp = await transport.request("GET", url, headers, b"", timeout=_VALIDATION_TIMEOUT)
+            except UpstreamError as exc:
+                raise UpstreamError(f"event handler validation failed: {exc.message}") from None
+            lines = resp.header_values("WebHook-Allowed-Origin")
+            status, allowed = resp.status, lines[0] if lines else None
             if not origin_allowed(status, allowed, self.origin):
                 raise UpstreamError(f"event handler validation failed (HTTP {status}, allowed origin {allowed!r})")
             self._validated[key] = time.monotonic() + _VALIDATION_TTL
@@ -114,8 +155,9 @@ class Upstream:
         url = handler.url(event_name, target.hub)
         started = time.perf_counter()
         status: Optional[int] = None
+        transport = self._transport(handler)
         try:
-            await self._validate(handler.url("validate", target.hub))
+            await self._validate(transport, handler.url("validate", target.hub))
             headers = event_headers(
                 target,
                 event_name=event_name,
@@ -126,16 +168,12 @@ class Upstream:
                 extra_headers=call.extra_headers,
             )
             try:
-                async with self._client().post(url, data=call.body, headers=headers) as resp:
-                    payload = await resp.read()
-                    for morsel in resp.cookies.values():
-                        target.cookies[morsel.key] = morsel.value
-                    status = resp.status
-                    return UpstreamResponse(
-                        resp.status, payload, resp.headers.get("Content-Type"), tuple(resp.headers.items())
-                    )
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                raise UpstreamError(f"event handler unreachable: {type(exc).__name__}") from None
+                resp = await transport.request("POST", url, headers, call.body, timeout=self.timeout)
+            except UpstreamError as exc:
+                raise UpstreamError(f"event handler unreachable: {exc.message}") from None
+            target.cookies.update(cookies_of(resp))
+            status = resp.status
+            return resp
         finally:
             if self.trace.observers:
                 ms = (time.perf_counter() - started) * 1000

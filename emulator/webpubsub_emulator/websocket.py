@@ -22,6 +22,7 @@ from . import auth, handshake, limits
 from .clients import ClientContext, ClientProtocol
 from .core import Core
 from .errors import BadRequest, EmulatorError, HttpAnswer, InternalError, UpstreamError
+from .exposure import ServerNames
 from .faults import FaultInjector
 from .frame_writer import FrameWriter, WriterContext
 from .protocol import disconnected_message, dumps
@@ -94,6 +95,8 @@ class WebSocketGateway:
         self.core = core
         self.access_key = access_key
         self.endpoint = endpoint
+        #: the names this emulator answers to (``Host`` headers and token audiences)
+        self.names = ServerNames.of_endpoint(endpoint)
         self.upstream = upstream
         self.trace = trace if trace is not None else core.trace
         self.handlers = upstream.handlers if upstream is not None else HandlerTable({})
@@ -122,22 +125,25 @@ class WebSocketGateway:
         try:
             accepted = await self._handshake(request)
         except EmulatorError as exc:
-            return self._refused(exc)
+            return self._refused(exc, request)
         except Exception:
             log.exception("unexpected error while serving a WebSocket client")
-            return self._refused(InternalError("The emulator hit an internal error."))
+            return self._refused(InternalError("The emulator hit an internal error."), request)
         if isinstance(accepted, web.StreamResponse):
             return accepted
         # the handshake's frame (token claims, headers, the probe response...) is gone by now: an idle connection
         # keeps only what serving it needs
         return await self._serve(request, *accepted)
 
-    def _refused(self, exc: EmulatorError) -> web.Response:
+    def _refused(self, exc: EmulatorError, request: web.Request) -> web.Response:
         if self.trace.observers:
-            self.trace.emit("refused", None, None, status=exc.status, code=exc.code, reason=exc.message)
+            self.trace.emit(
+                "refused", None, None, status=exc.status, code=exc.code, reason=exc.message, path=request.path
+            )
         return _http(exc.http())
 
     async def _handshake(self, request: web.Request) -> Union[web.StreamResponse, _Accepted]:
+        self.names.check_host_header(request.headers.get("Host"))
         hub = handshake.hub_of(request.raw_path, request.query.get("hub"))
         offered = handshake.offered_subprotocols(request.headers.getall("Sec-WebSocket-Protocol", []))
         chosen = handshake.choose_subprotocol(offered)
@@ -148,13 +154,7 @@ class WebSocketGateway:
             return await self._recover(request, hub, chosen, *pair)
         token = handshake.token_of(request.query.get("access_token"), request.headers.get("Authorization"))
         claims = auth.decode_token(token, self.access_key)
-        auth.check_client_audience(
-            claims,
-            hub=hub,
-            request_scheme=request.scheme,
-            host_header=request.headers.get("Host"),
-            endpoint=self.endpoint,
-        )
+        auth.check_client_audience(claims, hub=hub, names=self.names)
         admission = handshake.admit(hub, claims, chosen)
         connection_id = self.core.new_connection_id(hub)
         target: Optional[EventTarget] = None

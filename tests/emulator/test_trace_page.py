@@ -438,10 +438,12 @@ async def test_through_a_proxy_the_page_needs_the_key_sent_once_in_a_form(
 
 async def test_a_rebound_name_or_another_sites_page_gets_nothing(emu: Emulator, session: aiohttp.ClientSession) -> None:
     rebound = {"Host": f"evil.example:{emu.port}"}  # a DNS-rebinding page: loopback, under the attacker's name
-    async with session.get(f"{emu.endpoint}/trace/api/snapshot", headers=rebound) as answer:
-        assert answer.status == 401
-    async with session.get(f"{emu.endpoint}/trace", headers=rebound) as page:
-        assert "trace.js" not in await page.text()
+    for path in ("/trace", "/trace/api/snapshot", "/trace/api/live", "/trace/static/trace.js"):
+        async with session.get(emu.endpoint + path, headers=rebound) as answer:
+            assert answer.status == 400, path  # the emulator's Host check, as for REST and clients
+            assert "does not name this emulator" in (await answer.json())["message"]
+    async with session.post(f"{emu.endpoint}/trace/sign-in", data={"key": KEY}, headers=rebound) as answer:
+        assert answer.status == 400 and "Set-Cookie" not in answer.headers
     cross = {"Origin": "http://evil.example"}
     for method, path in (("GET", "/trace"), ("GET", "/trace/api/snapshot"), ("GET", "/trace/api/live")):
         async with session.request(method, emu.endpoint + path, headers=cross) as answer:
