@@ -3,8 +3,9 @@
 Logger ``webpubsub_emulator.activity``. At INFO: one line per REST call (method, path without the query, status,
 milliseconds, the fault injected if any), per refused WebSocket handshake (status, code, reason) and per injected
 fault. At DEBUG also every frame in and out (type, size, hub and connection id), every event-handler call (event,
-URL without its query, status, milliseconds) and every session state change. Nothing in a trace event is secret (no
-key, no token, no query string), and text that came from a client is escaped so it cannot forge a line.
+URL without its query, status, milliseconds), every session opening or changing state and every group join or
+leave. Nothing in a trace event is secret (no key, no token, no query string), and text that came from a client is
+escaped so it cannot forge a line.
 
 The emulator attaches it when it starts, if the logger is enabled for INFO then (``--log-level INFO``); with logging
 at WARNING (the CLI's default) nothing subscribes and the trace hook stays free.
@@ -79,8 +80,15 @@ def _upstream(event: TraceEvent) -> str:
 
 def _session(event: TraceEvent) -> str:
     d = event.detail
+    if d.get("event") == "open":
+        return f"session {_where(event)} opened (user {_safe(d.get('user'))}, {_safe(d.get('protocol'))})"
     reason = f": {_safe(d['reason'])}" if d.get("reason") else ""
     return f"session {_where(event)} {_safe(d.get('old'))} -> {_safe(d.get('new'))} ({_safe(d.get('event'))}){reason}"
+
+
+def _group(event: TraceEvent) -> str:
+    d = event.detail
+    return f"group {_where(event)} {_safe(d.get('event'))} {_safe(d.get('group'))}"
 
 
 _DESCRIBE: dict[str, Callable[[TraceEvent], str]] = {
@@ -91,6 +99,7 @@ _DESCRIBE: dict[str, Callable[[TraceEvent], str]] = {
     "frame-out": _frame,
     "upstream": _upstream,
     "session": _session,
+    "group": _group,
 }
 
 

@@ -98,8 +98,10 @@ async def test_debug_lines_for_frames_and_event_handler_calls(
         aiohttp.ClientSession() as session,
     ):
         api = Api(session, emu)
-        ws, cid = await api.connect(user="bob")
+        ws, cid = await api.connect(user="bob", groups=["room"])
         await wait_for_line(caplog, rf"^event handler connect hub1/{cid} http://127\.0\.0\.1:\d+/events/connect -> 204")
+        await wait_for_line(caplog, rf"^session hub1/{cid} opened \(user bob, {JSON}\)$")
+        await wait_for_line(caplog, rf"^group hub1/{cid} join room$")
         await wait_for_line(caplog, rf"^frame out hub1/{cid} text \d+ B$")  # the connected message
         await ws.send_str(json.dumps({"type": "event", "event": "echo", "dataType": "text", "data": "hi", "ackId": 1}))
         assert (await recv_json(ws))["data"] == "echoed"
