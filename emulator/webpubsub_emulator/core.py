@@ -162,7 +162,6 @@ class Core:
         cid = connection_id if connection_id and connection_id not in h.sessions else self.new_connection_id(hub)
         session = Session(cid, h.name, user_id, kind, permissions, subprotocol)
         session.kind_state = kind_state
-        session.opened_at = time.time()
         kind.on_open(session)
         h.sessions[cid] = session
         if user_id is not None:

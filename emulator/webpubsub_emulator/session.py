@@ -34,6 +34,7 @@ session's client protocol (:attr:`Session.kind`) says how it speaks; it is a sha
 from __future__ import annotations
 
 import enum
+import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Protocol, Union
 
 from .outbox import Control, Delivery, Outbound, Outbox
@@ -186,7 +187,7 @@ class Session:
         self.groups: Union[set[str], frozenset[str]] = _NO_GROUPS
         self.state = SessionState.OPEN
         #: when the session opened (wall-clock seconds, what a trace shows as "since")
-        self.opened_at = 0.0
+        self.opened_at = time.time()
         #: the frames waiting for the client (None until the first one)
         self.outbox: Optional[Outbox] = None
         #: called whenever a frame was queued (the transport adapter writes it)
