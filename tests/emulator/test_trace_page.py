@@ -127,31 +127,6 @@ async def test_the_page_and_its_files_come_from_the_package_with_strict_headers(
         assert head.status == 200
 
 
-def test_the_page_files_are_package_data_of_the_emulator_wheel() -> None:
-    import fnmatch
-    import sys
-    from pathlib import Path
-
-    import webpubsub_emulator
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pytest's own dependency there
-        import tomli as tomllib
-    root = Path(__file__).resolve().parents[2]
-    config = tomllib.loads((root / "emulator" / "pyproject.toml").read_text(encoding="utf-8"))
-    globs = config["tool"]["setuptools"]["package-data"]["webpubsub_emulator"]
-    package = Path(webpubsub_emulator.__file__).parent
-    files = sorted(p.relative_to(package).as_posix() for p in (package / "trace_static").iterdir())
-    assert files == [
-        "trace_static/index.html",
-        "trace_static/sign-in.html",
-        "trace_static/trace.css",
-        "trace_static/trace.js",
-    ]
-    assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files)
-
-
 def test_the_readme_states_the_limits_in_force() -> None:
     from pathlib import Path
 

@@ -112,6 +112,16 @@ def test_wheel_holds_only_its_package(dists: Dict[str, Dist], name: str) -> None
     assert not any("/tests/" in n or n.startswith("tests/") for n in names)
 
 
+def test_the_emulator_wheel_carries_the_trace_page(dists: Dict[str, Dist]) -> None:
+    static = ROOT / "emulator" / "webpubsub_emulator" / "trace_static"
+    expected = {f"webpubsub_emulator/trace_static/{p.name}" for p in static.iterdir()}
+    assert {"index.html", "trace.js", "trace.css"} <= {Path(n).name for n in expected}
+    with zipfile.ZipFile(dists["webpubsub-emulator"].wheel) as whl:  # built from the sdist, as a release is
+        names = set(whl.namelist())
+        assert expected <= names, expected - names
+        assert all(whl.read(n) == (static / Path(n).name).read_bytes() for n in expected)
+
+
 def test_classifiers_name_the_versions_ci_runs(dists: Dict[str, Dist]) -> None:
     """`make test-matrix` runs each classified version (it reads them from the metadata); they must be contiguous
     from the Requires-Python floor, and include the Python running these tests."""
