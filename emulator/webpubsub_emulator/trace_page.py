@@ -281,6 +281,8 @@ class TracePage:
                 await asyncio.sleep(limits.TRACE_FLUSH_SECONDS)
         except asyncio.TimeoutError:
             log.info("trace page: a watcher at %s stopped reading; disconnected", request.remote)
+            if request.transport is not None:
+                request.transport.abort()  # its unsent bytes go too: nothing waits for it any more
         except ConnectionError:
             pass  # the page went away
         finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import socket
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
@@ -303,6 +304,46 @@ async def test_a_stalled_watcher_holds_nobody_up(
         for ws, _cid in clients:
             await ws.close()
         live.response.close()
+
+
+async def test_a_watcher_that_takes_nothing_for_too_long_is_disconnected(
+    monkeypatch: pytest.MonkeyPatch, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(limits, "TRACE_WRITE_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(limits, "TRACE_FLUSH_SECONDS", 0.01)
+    caplog.set_level(logging.INFO, logger="webpubsub_emulator.trace_page")
+    async with Emulator(access_key=KEY) as emu:
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # and it never reads
+        stalled.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(stalled, ("127.0.0.1", emu.port))
+        await loop.sock_sendall(stalled, f"GET /trace/api/live HTTP/1.1\r\nHost: 127.0.0.1:{emu.port}\r\n\r\n".encode())
+        api = Api(session, emu)
+        clients = [await api.connect(protocol=None) for _ in range(20)]
+        snapshot = f"{emu.endpoint}/trace/api/snapshot"
+        deadline = loop.time() + 20
+        while True:  # until its socket is full and a write waits longer than allowed
+            for _ in range(20):
+                assert await api.send_to_all(b"y" * 1200) == 202
+            async with session.get(snapshot) as answer:
+                if (await answer.json())["watchers"] == 0:
+                    break
+            assert loop.time() < deadline, "the stalled watcher was never let go"
+            await asyncio.sleep(0.05)
+        assert not emu.trace.observers
+        assert "stopped reading; disconnected" in caplog.text
+        assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        data = b""
+        with pytest.raises((ConnectionError, OSError)):  # what it had not read went with it
+            while True:
+                chunk = await asyncio.wait_for(loop.sock_recv(stalled, 1 << 20), 5)
+                if not chunk:
+                    raise ConnectionResetError("closed")
+                data += chunk
+        stalled.close()
+        for ws, _cid in clients:
+            await ws.close()
 
 
 async def test_a_returning_page_gets_what_it_missed(emu: Emulator, session: aiohttp.ClientSession) -> None:
