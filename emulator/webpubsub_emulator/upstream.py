@@ -2,9 +2,15 @@
 
 What is sent and what an answer means is :mod:`.upstream_contract`; this module only does the IO: before the first
 event to a handler URL it validates the URL (abuse protection: ``OPTIONS``, ``GET`` when that answers 404; a success
-is cached for a minute), POSTs events with the contract's headers, keeps the cookies handlers set per connection, and
-runs the fire-and-forget ``connected`` / ``disconnected`` events as tasks. It implements
+is cached for a minute, a failure for a few seconds, and concurrent events wait for the one validation under way),
+POSTs events with the contract's headers, keeps the cookies handlers set per connection, and runs the
+fire-and-forget ``connected`` / ``disconnected`` events as tasks. It implements
 :class:`~.upstream_contract.UpstreamPort`, which is all the WebSocket adapter knows of it.
+
+What a handler can do to the emulator is bounded (the values are in :mod:`.limits`): each hub has its own connection
+pool (a slow handler of one hub never holds up another hub's calls), every call is timed out, an answer is read only
+up to a size (the rest is never read), no redirect is followed (only validated URLs are ever called), answers are not
+decompressed (none is asked for), and a connection keeps a bounded number of cookies.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Mapping, Optional, Sequence, Union
+from typing import Mapping, NamedTuple, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from . import limits
 from .errors import UpstreamError
 from .trace import Trace
 from .upstream_contract import (
@@ -35,9 +42,18 @@ __all__ = ["Upstream"]
 
 log = logging.getLogger(__name__)
 
-_VALIDATION_TTL = 60.0
-_VALIDATION_TIMEOUT = 10.0
-_EVENT_TIMEOUT = 30.0
+#: what the emulator's requests never carry: answers are not decompressed (a small answer must stay small)
+_SKIP_HEADERS = ("Accept-Encoding",)
+#: what makes a call fail (the handler is unreachable, too slow, or its answer or a header cannot be used)
+_CALL_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError)
+_MAX_COOKIE_BYTES = 4096
+
+
+class _Validation(NamedTuple):
+    """The outcome of validating one handler URL, kept until ``until`` (monotonic time)."""
+
+    until: float
+    error: Optional[str]
 
 
 class Upstream:
@@ -49,17 +65,19 @@ class Upstream:
         endpoint: str,
         handlers: Union[HandlerTable, Mapping[str, Sequence[EventHandler]]],
         *,
-        timeout: float = _EVENT_TIMEOUT,
+        timeout: Optional[float] = None,
         trace: Optional[Trace] = None,
     ) -> None:
         self.access_key = access_key
         #: the emulator's own base URL (its host is the ``WebHook-Request-Origin``)
         self.endpoint = endpoint
         self._handlers = handlers if isinstance(handlers, HandlerTable) else HandlerTable(handlers)
-        self.timeout = timeout
+        #: seconds a blocking event may take (default :data:`.limits.UPSTREAM_TIMEOUT_SECONDS`)
+        self.timeout = limits.UPSTREAM_TIMEOUT_SECONDS if timeout is None else timeout
         self.trace = trace if trace is not None else Trace()
-        self._session: Optional[aiohttp.ClientSession] = None
-        self._validated: dict[str, float] = {}
+        #: one HTTP client (its own connection pool) per hub
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._validated: dict[str, _Validation] = {}
         self._validation_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -74,48 +92,72 @@ class Upstream:
         return urlsplit(self.endpoint).hostname or "localhost"
 
     async def close(self) -> None:
-        """Release the HTTP session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Release the HTTP clients."""
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def _client(self, hub: str) -> aiohttp.ClientSession:
+        session = self._sessions.get(hub)
+        if session is None:
             # cookies are kept per connection (EventTarget.cookies), never in a shared jar
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout), cookie_jar=aiohttp.DummyCookieJar()
+            session = self._sessions[hub] = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=limits.UPSTREAM_MAX_CONNECTIONS_PER_HUB),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
             )
-        return self._session
+        return session
 
-    async def _validate(self, url: str) -> None:
+    async def _validate(self, hub: str, url: str) -> None:
+        """Validate a handler URL once per :data:`.limits.VALIDATION_TTL_SECONDS` (a failure is remembered for
+        :data:`.limits.VALIDATION_FAILURE_TTL_SECONDS`); events that come meanwhile wait for the validation under way
+        and share its outcome."""
         parts = urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        key = f"{hub} {parts.scheme}://{parts.netloc}{parts.path}"  # per hub too: hubs never wait for one another
         lock = self._validation_locks.setdefault(key, asyncio.Lock())
         async with lock:
-            if self._validated.get(key, 0.0) > time.monotonic():
-                return
-            headers = validation_headers(self.origin)
-            timeout = aiohttp.ClientTimeout(total=_VALIDATION_TIMEOUT)
-            try:
-                async with self._client().options(url, headers=headers, timeout=timeout) as resp:
-                    status, allowed = resp.status, resp.headers.get("WebHook-Allowed-Origin")
-                if status == 404:
-                    async with self._client().get(url, headers=headers, timeout=timeout) as resp:
-                        status, allowed = resp.status, resp.headers.get("WebHook-Allowed-Origin")
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                raise UpstreamError(f"event handler validation failed: {type(exc).__name__}") from None
-            if not origin_allowed(status, allowed, self.origin):
-                raise UpstreamError(f"event handler validation failed (HTTP {status}, allowed origin {allowed!r})")
-            self._validated[key] = time.monotonic() + _VALIDATION_TTL
+            known = self._validated.get(key)
+            if known is None or known.until <= time.monotonic():
+                error = await self._ask_validation(hub, url)
+                ttl = limits.VALIDATION_TTL_SECONDS if error is None else limits.VALIDATION_FAILURE_TTL_SECONDS
+                known = self._validated[key] = _Validation(time.monotonic() + ttl, error)
+        if known.error is not None:
+            raise UpstreamError(known.error)
+
+    async def _ask_validation(self, hub: str, url: str) -> Optional[str]:
+        """One abuse-protection exchange; the reason it failed, or None."""
+        headers = validation_headers(self.origin)
+        timeout = aiohttp.ClientTimeout(total=limits.VALIDATION_TIMEOUT_SECONDS)
+        client = self._client(hub)
+        try:
+            for method in ("OPTIONS", "GET"):  # GET only when OPTIONS answers 404
+                async with client.request(
+                    method,
+                    url,
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    skip_auto_headers=_SKIP_HEADERS,
+                ) as resp:
+                    status, allowed = resp.status, resp.headers.getall("WebHook-Allowed-Origin", [])
+                if status != 404:
+                    break
+        except _CALL_ERRORS as exc:
+            return f"event handler validation failed: {type(exc).__name__}"
+        if not origin_allowed(status, allowed, self.origin, urlsplit(self.endpoint).port):
+            return f"event handler validation failed (HTTP {status}, allowed origin {allowed!r})"
+        return None
 
     async def send(self, target: EventTarget, call: EventCall) -> UpstreamResponse:
-        """POST one event; raises :class:`~.errors.UpstreamError` when the handler is unreachable or not validated."""
+        """POST one event; raises :class:`~.errors.UpstreamError` when the handler is unreachable, not validated, too
+        slow, redirects, or answers more than :data:`.limits.UPSTREAM_MAX_ANSWER_BYTES`."""
         handler, event_name = call.handler, call.event_name
         url = handler.url(event_name, target.hub)
         started = time.perf_counter()
         status: Optional[int] = None
         try:
-            await self._validate(handler.url("validate", target.hub))
+            await self._validate(target.hub, handler.url("validate", target.hub))
             headers = event_headers(
                 target,
                 event_name=event_name,
@@ -126,15 +168,16 @@ class Upstream:
                 extra_headers=call.extra_headers,
             )
             try:
-                async with self._client().post(url, data=call.body, headers=headers) as resp:
-                    payload = await resp.read()
-                    for morsel in resp.cookies.values():
-                        target.cookies[morsel.key] = morsel.value
+                async with self._client(target.hub).post(
+                    url, data=call.body, headers=headers, allow_redirects=False, skip_auto_headers=_SKIP_HEADERS
+                ) as resp:
+                    payload = await _read_answer(resp)
+                    _keep_cookies(target, resp)
                     status = resp.status
                     return UpstreamResponse(
                         resp.status, payload, resp.headers.get("Content-Type"), tuple(resp.headers.items())
                     )
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except _CALL_ERRORS as exc:
                 raise UpstreamError(f"event handler unreachable: {type(exc).__name__}") from None
         finally:
             if self.trace.observers:
@@ -167,3 +210,32 @@ class Upstream:
             await asyncio.wait(list(self._tasks), timeout=timeout)
         for task in list(self._tasks):
             task.cancel()
+
+
+async def _read_answer(resp: aiohttp.ClientResponse) -> bytes:
+    """The answer's body, at most :data:`.limits.UPSTREAM_MAX_ANSWER_BYTES` (beyond that nothing more is read and the
+    call fails); an answer compressed although none was asked for fails too."""
+    limit = limits.UPSTREAM_MAX_ANSWER_BYTES
+    encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise UpstreamError(f"the event handler answered with Content-Encoding {encoding[:20]!r}")
+    if resp.content_length is not None and resp.content_length > limit:
+        raise UpstreamError(f"the event handler's answer is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise UpstreamError(f"the event handler's answer is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _keep_cookies(target: EventTarget, resp: aiohttp.ClientResponse) -> None:
+    """Keep the cookies the answer sets (at most :data:`.limits.UPSTREAM_MAX_COOKIES` per connection)."""
+    cookies = target.cookies
+    for morsel in resp.cookies.values():
+        if len(morsel.key) + len(morsel.value) > _MAX_COOKIE_BYTES:
+            continue
+        if morsel.key in cookies or len(cookies) < limits.UPSTREAM_MAX_COOKIES:
+            cookies[morsel.key] = morsel.value
