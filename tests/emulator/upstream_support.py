@@ -3,7 +3,7 @@ answers what the test tells it to (over real HTTP, on a free loopback port).
 
 ``HandlerServer.url`` is the template to configure (``http://127.0.0.1:PORT/events/{event}``); every path is served,
 so a request the emulator should never send (another path, a redirect target) is recorded too. ``hold`` makes the
-answers wait until the test releases them; ``respond`` replaces the answer altogether.
+user-event answers wait until the test releases them; ``respond`` replaces the answer altogether.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class HandlerServer:
         #: the ``WebHook-Allowed-Origin`` header lines of the validation answer (None: answer 403)
         self.allowed_origin: Optional[List[str]] = ["*"]
         self.events: asyncio.Queue[Tuple[str, Dict[str, str], bytes]] = asyncio.Queue()
-        #: while set and not done, event answers (not validation) wait for it
+        #: while set and not done, user-event answers (not validation, not system events) wait for it
         self.hold: Optional[asyncio.Future[None]] = None
         #: how many event requests are waiting on ``hold`` right now
         self.waiting = 0
@@ -58,7 +58,7 @@ class HandlerServer:
             return response
         event = request.path.rsplit("/", 1)[-1]
         await self.events.put((event, headers, body))
-        if self.hold is not None:
+        if self.hold is not None and event not in ("connect", "connected", "disconnected"):
             self.waiting += 1
             try:
                 await asyncio.shield(self.hold)
