@@ -198,8 +198,8 @@ class Session:
         self.upstream: Optional[EventTarget] = None
         #: what the client protocol keeps per session (raw: the mode; reliable: the unacked messages; ...)
         self.kind_state: Any = None
-        #: JSON clients: the ackIds processed successfully (None until the first)
-        self.processed_ack_ids: Optional[set[int]] = None
+        #: JSON clients: the newest ackIds processed successfully, oldest first (None until the first)
+        self.processed_ack_ids: Optional[dict[int, None]] = None
         #: reliable clients: the secret that authenticates a recovery
         self.reconnection_token: Optional[str] = None
 
