@@ -110,7 +110,7 @@ PENDING_MAX_BYTES = 64 * 1024 * 1024
 #: its messages): more than this many closes it (``disconnected``, 1008).
 CONTROL_MAX_FRAMES = 10_000
 #: ... or more than this many bytes of them.
-CONTROL_MAX_BYTES = 16 * 1024 * 1024
+CONTROL_MAX_BYTES = 4 * 1024 * 1024
 #: User events of one connection waiting for the handler to answer the one before (they are sent one at a time, in
 #: order): while this many wait, the emulator reads no more frames from that client.
 EVENT_QUEUE_MAX_EVENTS = 100

@@ -246,8 +246,11 @@ def batch_of(content_type: Optional[str], raw: bytes) -> tuple[list[str], Option
     groups = body.get("groups")
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise BadRequest("The request body needs 'groups': an array of group names.")
+    if len(groups) > limits.MAX_BATCH_GROUPS:
+        raise BadRequest(f"'groups' may name at most {limits.MAX_BATCH_GROUPS} groups.")
     for group in groups:
         validate_group(group)
+    groups = list(dict.fromkeys(groups))  # each group once
     text = body.get("filter")
     if text is not None and not isinstance(text, str):
         raise BadRequest("'filter' must be a string.")

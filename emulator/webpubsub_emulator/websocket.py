@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from typing import Any, Optional, Union
 
 from aiohttp import WSMsgType, web
@@ -22,6 +21,7 @@ from . import auth, handshake, limits
 from .clients import ClientContext, ClientProtocol
 from .core import Core
 from .errors import BadRequest, EmulatorError, HttpAnswer, InternalError, UpstreamError
+from .fanout_pump import FanOutPump
 from .faults import FaultInjector
 from .frame_writer import FrameWriter, WriterContext
 from .protocol import disconnected_message, dumps
@@ -65,20 +65,6 @@ def _http(answer: HttpAnswer) -> web.Response:
 _Accepted = tuple[web.WebSocketResponse, Session, ClientProtocol]
 
 
-class _DelayedAcks:
-    """A connection's acks waiting for their time (due time, frame), oldest first, and the timer that queues them."""
-
-    __slots__ = ("due", "timer")
-
-    def __init__(self) -> None:
-        self.due: deque[tuple[float, str]] = deque()
-        self.timer: Optional[asyncio.TimerHandle] = None
-
-    def cancel(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-
-
 class WebSocketGateway:
     """Serves ``/client/hubs/{hub}`` and ``/client/?hub=`` over a shared :class:`Core`."""
 
@@ -90,8 +76,11 @@ class WebSocketGateway:
         upstream: Optional[UpstreamPort] = None,
         faults: Optional[FaultInjector] = None,
         trace: Optional[Trace] = None,
+        pump: Optional[FanOutPump] = None,
     ) -> None:
         self.core = core
+        #: carries out the fan-outs the core parks (shared with the REST adapter)
+        self.pump = pump if pump is not None else FanOutPump(core)
         self.access_key = access_key
         self.endpoint = endpoint
         self.upstream = upstream
@@ -103,7 +92,8 @@ class WebSocketGateway:
         #: 1.1.0) miss an ack that comes faster and then wait for their whole ack timeout.
         self.ack_delay = DEFAULT_ACK_DELAY
         self._writers: dict[tuple[str, str], FrameWriter] = {}
-        self._acks: dict[tuple[str, str], _DelayedAcks] = {}
+        #: the timer that queues a connection's held-back acks when they are due
+        self._ack_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._writer_context = WriterContext(core.clock, core.transport_closed, faults, self.trace)
         core.on_ended = self._on_ended
 
@@ -258,6 +248,8 @@ class WebSocketGateway:
                     await self._on_frame(session, kind, msg.data)
                     if session.state is not _OPEN:
                         break
+                    if self.core.backlog:  # a fan-out it made is carried out in slices: read on once it is done
+                        await self.pump.drained()
                 elif msg.type is WSMsgType.CLOSE:
                     # a close frame from the client: a deliberate close, the session ends (no recovery)
                     client_closed = True
@@ -312,9 +304,9 @@ class WebSocketGateway:
         key = (session.hub, session.connection_id)
         if self._writers.get(key) is writer:
             del self._writers[key]
-            acks = self._acks.pop(key, None)
-            if acks is not None:
-                acks.cancel()
+            timer = self._ack_timers.pop(key, None)
+            if timer is not None:
+                timer.cancel()
         if writer.superseded:
             return
         was = session.state
@@ -324,28 +316,23 @@ class WebSocketGateway:
 
     # ------------------------------------------------------------------ acks
     def _send_ack(self, session: Session, text: str) -> None:
-        """Queue an ack frame after :attr:`ack_delay`; acks keep their order and nothing else waits for them."""
+        """Queue an ack frame after :attr:`ack_delay`; acks keep their order and nothing else waits for them. A held
+        ack counts toward the session's control limits from now on (the session holds it, see ``Core.hold_control``)."""
         key = (session.hub, session.connection_id)
         if self.ack_delay <= 0 or key not in self._writers:
             self.core.send_control(session, text)
             return
         loop = asyncio.get_running_loop()
-        acks = self._acks.get(key)
-        if acks is None:
-            acks = self._acks[key] = _DelayedAcks()
-        acks.due.append((loop.time() + self.ack_delay, text))
-        if acks.timer is None:
-            acks.timer = loop.call_later(self.ack_delay, self._flush_acks, session, acks)
+        if self.core.hold_control(session, text, loop.time() + self.ack_delay):
+            self._ack_timers[key] = loop.call_later(self.ack_delay, self._flush_acks, session)
 
-    def _flush_acks(self, session: Session, acks: _DelayedAcks) -> None:
-        acks.timer = None
+    def _flush_acks(self, session: Session) -> None:
+        key = (session.hub, session.connection_id)
+        self._ack_timers.pop(key, None)
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        due = acks.due
-        while due and due[0][0] <= now + 0.001:  # the loop may run a timer a bit early
-            self.core.send_control(session, due.popleft()[1])
-        if due:
-            acks.timer = loop.call_at(due[0][0], self._flush_acks, session, acks)
+        next_due = self.core.release_held(session, loop.time() + 0.001)  # the loop may run a timer a bit early
+        if next_due is not None and key in self._writers:
+            self._ack_timers[key] = loop.call_at(next_due, self._flush_acks, session)
 
     # ------------------------------------------------------------------ system events, shutdown
     def _on_ended(self, session: Session) -> None:
@@ -358,7 +345,7 @@ class WebSocketGateway:
         """Close every socket with 1001 (server shutdown), all at once."""
         writers = list(self._writers.values())
         self._writers.clear()
-        for acks in self._acks.values():
-            acks.cancel()
-        self._acks.clear()
+        for timer in self._ack_timers.values():
+            timer.cancel()
+        self._ack_timers.clear()
         await asyncio.gather(*(w.supersede(CLOSE_GOING_AWAY, b"The emulator is shutting down") for w in writers))
