@@ -1,66 +1,19 @@
-"""Long work yields to the event loop (issue 8, finding 9): other clients and requests are served meanwhile.
+"""A fan-out to many connections is carried out slice by slice, in order (issue 8, finding 9).
 
-Before, one ``:addToGroups`` over many connections held the loop until it was done (every other request and client
-waited ~22 s), and a 1 MiB filter took ~3.5 s to parse. Now work over many connections is done in slices with the
-loop free between them, a fan-out to many connections is carried out slice by slice in order, and a filter longer
-than the limit is refused before it is parsed.
+The core parks a fan-out to more than ``limits.WORK_SLICE`` connections (or one that comes while another is under
+way) and carries it out one slice per call of ``Core.drain``, which the adapters call between other work
+(``fanout_pump``). Over real sockets, with a batch membership request: ``tests/security/test_security_long_work``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from typing import Any, Iterator, List
+from typing import Any, List
 
-import aiohttp
-import pytest
 from core_support import messages, open_session
-from webpubsub_emulator import EmulatorThread, limits
+from webpubsub_emulator import limits
 from webpubsub_emulator.core import Core
 from webpubsub_emulator.protocol import Payload
 from webpubsub_emulator.session import Session
-from ws_support import Rest
-
-HUB = "longhub"
-CLIENTS = 150  # fewer than a page of ListConnectionsInGroup: one GET sees the whole membership
-GROUPS = 1000
-
-
-@pytest.fixture
-def threaded() -> Iterator[EmulatorThread]:
-    with EmulatorThread(port=0) as emu:
-        yield emu
-
-
-async def test_batch_membership_over_many_connections_lets_other_requests_be_served(threaded: EmulatorThread) -> None:
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        rest = Rest(session, threaded.endpoint, threaded.access_key, HUB)
-        clients = [await session.ws_connect(threaded.client_url(HUB)) for _ in range(CLIENTS)]
-        body = json.dumps({"groups": [f"g{i}" for i in range(GROUPS)]}).encode()
-        big = asyncio.ensure_future(rest.call("POST", "/:addToGroups", body=body, content_type="application/json"))
-        seen: List[int] = []
-        while not big.done():
-            # another request while the batch is under way: it is answered, and it can see the batch half done
-            status, page = await rest.call("GET", "/groups/g0/connections")
-            assert status == 200
-            seen.append(len(json.loads(page)["value"]))
-        assert (await big)[0] == 200
-        partial = [n for n in seen if 0 < n < CLIENTS]
-        assert partial, f"no request was served while the batch was under way (members seen: {sorted(set(seen))})"
-        status, page = await rest.call("GET", f"/groups/g{GROUPS - 1}/connections")
-        assert len(json.loads(page)["value"]) == CLIENTS
-        for ws in clients:
-            await ws.close()
-
-
-async def test_a_filter_longer_than_the_limit_is_refused_before_it_is_parsed(threaded: EmulatorThread) -> None:
-    async with aiohttp.ClientSession() as session:
-        rest = Rest(session, threaded.endpoint, threaded.access_key, HUB)
-        values = ",".join("'u'" for _ in range(250_000))  # a 1 MiB filter
-        body = json.dumps({"groups": ["g"], "filter": f"userId in ({values})"}).encode()
-        status, data = await rest.call("POST", "/:addToGroups", body=body, content_type="application/json")
-        assert status == 400
-        assert "longer than" in json.loads(data)["message"]
 
 
 def _targets(core: Core, count: int) -> List[Session]:
