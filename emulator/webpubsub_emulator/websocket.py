@@ -5,8 +5,9 @@ the blocking ``connect`` event through the :class:`~.upstream_contract.UpstreamP
 adapter itself), upgrades, opens the session in the core, then reads frames and hands each to the session's client
 protocol (:mod:`.raw_clients`, :mod:`.json_clients`, :mod:`.reliable_clients`), performs the user events they ask for,
 and sends their acks, each after a short delay (:attr:`WebSocketGateway.ack_delay`). The session's frames are written
-by its :class:`~.frame_writer.FrameWriter`. When the socket is gone it tells the core once, and the session's state
-machine decides what that means.
+by its :class:`~.frame_writer.FrameWriter`. User events go through the session's :class:`~.event_queue.EventQueue`, so
+that the next frames are read while one waits for the handler. When the socket is gone it tells the core once, and the
+session's state machine decides what that means.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from . import auth, handshake, limits
 from .clients import ClientContext, ClientProtocol
 from .core import Core
 from .errors import BadRequest, EmulatorError, HttpAnswer, InternalError, UpstreamError
+from .event_queue import EventQueue
 from .fanout_pump import FanOutPump
 from .faults import FaultInjector
 from .frame_writer import FrameWriter, WriterContext
@@ -92,6 +94,8 @@ class WebSocketGateway:
         #: 1.1.0) miss an ack that comes faster and then wait for their whole ack timeout.
         self.ack_delay = DEFAULT_ACK_DELAY
         self._writers: dict[tuple[str, str], FrameWriter] = {}
+        #: each session's user events waiting for the handler (as long as the session lives)
+        self._events: dict[tuple[str, str], EventQueue] = {}
         #: the timer that queues a connection's held-back acks when they are due
         self._ack_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._writer_context = WriterContext(core.clock, core.transport_closed, faults, self.trace)
@@ -270,14 +274,19 @@ class WebSocketGateway:
         return ws
 
     async def _on_frame(self, session: Session, kind: ClientProtocol, data: Union[str, bytes]) -> None:
-        """Hand one client frame to the session's protocol rules and do the IO they ask for."""
+        """Hand one client frame to the session's protocol rules and do the IO they ask for. A user event joins the
+        session's :class:`~.event_queue.EventQueue` (sent in order, one at a time) and the next frame is read at once:
+        acks, pings and other requests keep flowing while an event waits for the handler."""
         context = self.context
         try:
             outcome = kind.on_frame(context, session, data)
             if isinstance(outcome, UserEvent):
-                answer = await self._user_event(session, outcome)
-                outcome = kind.after_event(context, session, outcome, answer)
-            if outcome is not None:
+                key = (session.hub, session.connection_id)
+                queue = self._events.get(key)
+                if queue is None:
+                    queue = self._events[key] = EventQueue()
+                await queue.put(session, kind, outcome, context=context, send=self._user_event, ack=self._send_ack)
+            elif outcome is not None:
                 self._send_ack(session, outcome)
         except EmulatorError as exc:
             self.core.refuse(session, exc)
@@ -336,6 +345,9 @@ class WebSocketGateway:
 
     # ------------------------------------------------------------------ system events, shutdown
     def _on_ended(self, session: Session) -> None:
+        queue = self._events.pop((session.hub, session.connection_id), None)
+        if queue is not None:
+            queue.stop()  # the events it still had queued are not sent: the connection is gone
         target = session.upstream
         if target is not None and self.upstream is not None:
             reason = session.close_reason or "The connection ended."
@@ -348,4 +360,7 @@ class WebSocketGateway:
         for timer in self._ack_timers.values():
             timer.cancel()
         self._ack_timers.clear()
+        for queue in self._events.values():
+            queue.stop()
+        self._events.clear()
         await asyncio.gather(*(w.supersede(CLOSE_GOING_AWAY, b"The emulator is shutting down") for w in writers))
