@@ -264,13 +264,20 @@ class Core:
         """The close handshake of a closing session was written (or its transport given up)."""
         self._step(session, SessionEvent.CLOSED)
 
-    def resume(self, hub: str, connection_id: str, credential: str) -> Optional[Session]:
-        """Reattach a session by its reconnection pair; None when that is not possible.
+    def resume(
+        self, hub: str, connection_id: str, credential: str, offered: Optional[Collection[str]] = None
+    ) -> Optional[Session]:
+        """Reattach a session by its reconnection pair; None when that is not possible. A recovery keeps the session's
+        subprotocol: when ``offered`` (the subprotocols the client offers) does not hold it, the session is not
+        resumed (it stays held, for a recovery that does).
 
         The client protocol queues what must be sent again (a reliable client's unacked messages) before anything newer.
         """
         session = self.connection(hub, connection_id)
         if session is None or not session.kind.resumable or not session.kind.resume_allowed(session, credential):
+            return None
+        if offered is not None and session.subprotocol not in offered:
+            log.info("recovery of %s refused: it does not offer %s", session.connection_id, session.subprotocol)
             return None
         return session if self._step(session, SessionEvent.RESUME).allowed else None
 

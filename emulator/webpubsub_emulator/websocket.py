@@ -139,7 +139,7 @@ class WebSocketGateway:
             raise BadRequest("A WebSocket upgrade request is expected here.")
         pair = handshake.recovery_pair(request.query)
         if pair is not None:
-            return await self._recover(request, hub, chosen, *pair)
+            return await self._recover(request, hub, offered, chosen, *pair)
         token = handshake.token_of(request.query.get("access_token"), request.headers.get("Authorization"))
         claims = auth.decode_token(token, self.access_key)
         auth.check_client_audience(
@@ -211,13 +211,14 @@ class WebSocketGateway:
         )
 
     async def _recover(
-        self, request: web.Request, hub: str, chosen: Optional[str], conn_id: str, token: str
+        self, request: web.Request, hub: str, offered: list[str], chosen: Optional[str], conn_id: str, token: str
     ) -> Union[web.StreamResponse, _Accepted]:
-        session = self.core.resume(hub, conn_id, token) if conn_id and token else None
+        # a recovery keeps the session's subprotocol: one that does not offer it is refused (the session stays held)
+        session = self.core.resume(hub, conn_id, token, offered) if conn_id and token else None
         old = self._writers.get((session.hub, session.connection_id)) if session is not None else None
         if old is not None:
             old.superseded = True  # at once: the old transport must not take the re-sent frames
-        ws = self._socket(chosen)
+        ws = self._socket(session.subprotocol if session is not None else chosen)
         await ws.prepare(request)
         if session is None:
             log.info("recovery of connection %r in hub %s refused", conn_id[:64], hub)
