@@ -31,7 +31,6 @@ __all__ = ["Core", "Hub", "TooManyGroups"]
 
 log = logging.getLogger(__name__)
 
-CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 
 _OPEN = SessionState.OPEN
@@ -234,12 +233,16 @@ class Core:
             except Exception:
                 log.exception("on_ended callback failed for %s", session.connection_id)
 
-    def close(self, session: Session, *, code: int = CLOSE_NORMAL, reason: str = "", close_reason: str = "") -> None:
+    def close(self, session: Session, *, code: Optional[int] = None, reason: str = "", close_reason: str = "") -> None:
         """The service closes a session for good: it leaves the hub now; its protocol's farewell and the close follow.
 
         ``reason`` goes into the farewell (``disconnected``) and the upstream ``disconnected`` event, ``close_reason``
-        into the WebSocket close frame. A held session simply ends (it cannot be recovered any more).
+        into the WebSocket close frame; ``code`` defaults to the protocol's ``deliberate_close_code`` (1000, or 1008
+        for reliable clients, which must not try to recover). A held session simply ends (it cannot be recovered any
+        more).
         """
+        if code is None:
+            code = session.kind.deliberate_close_code
         step = self._step(session, SessionEvent.CLOSE, reason)
         if step.new is SessionState.CLOSING:
             outbox = self._outbox(session)

@@ -319,6 +319,8 @@ def page_of(members: Sequence[tuple[int, Any]], query: MultiMapping[str]) -> Pag
     if not (len(rest) > len(page) and (top is None or served < top) and page):
         return Page(value, None)
     next_query: dict[str, Any] = {}
+    if query.get("api-version"):
+        next_query["api-version"] = query["api-version"]  # a client may follow the link as given (the JS SDK does)
     if top is not None:
         next_query["top"] = top
     next_query["maxpagesize"] = page_size

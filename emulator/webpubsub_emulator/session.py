@@ -104,6 +104,8 @@ class SessionKind(Protocol):
     resumable: bool
     #: a written message stays counted toward the session's limits until the client acknowledges it
     keeps_until_acked: bool
+    #: the close code when the service ends the session on purpose
+    deliberate_close_code: int
 
     def on_open(self, session: Session) -> None:
         """Set up the protocol's per-session state."""

@@ -239,7 +239,7 @@ async def test_no_recovery_after_rest_close(clients: Clients, session: aiohttp.C
     assert [json.loads(f.data) for f in frames] == [
         {"type": "system", "event": "disconnected", "message": "closed by server"}
     ]
-    assert code == 1000
+    assert code == 1008  # not 1000: the client must not try to recover (and then report the refusal, not the reason)
     assert await rest.connection_exists(connected["connectionId"]) == 404
     await expect_recovery_rejected(session, recovery_url(url, connected))
 
