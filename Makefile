@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Node packages the MQTT tests run as oracles (npm ci from the committed lock file; nothing fetched at test time).
-NODE_STAMP := tests/mqtt/node/node_modules/.package-lock.json
+# Node packages the tests run: the MQTT oracles and the official JS Web PubSub packages (npm ci from each committed
+# lock file; nothing is fetched at test time).
+NODE_DIRS   := tests/mqtt/node tests/e2e/node
+NODE_STAMPS := $(NODE_DIRS:%=%/node_modules/.package-lock.json)
 
 .PHONY: help venv demo test lint typecheck pytest generate check-generated bench clean
 
@@ -23,11 +25,11 @@ $(STAMP): setup.py emulator/pyproject.toml requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e . -e ./emulator
 	touch $@
 
-$(NODE_STAMP): tests/mqtt/node/package.json tests/mqtt/node/package-lock.json
-	cd tests/mqtt/node && npm ci --no-audit --no-fund
+%/node_modules/.package-lock.json: %/package.json %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund
 	touch $@
 
-venv: $(STAMP) $(NODE_STAMP)
+venv: $(STAMP) $(NODE_STAMPS)
 
 demo: $(STAMP)
 	$(BIN)/python samples/quickstart.py
@@ -41,7 +43,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP)
+pytest: $(STAMP) $(NODE_STAMPS)
 	$(BIN)/pytest
 
 generate:
@@ -54,4 +56,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) generator/node_modules tests/mqtt/node/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) generator/node_modules $(NODE_DIRS:%=%/node_modules) .pytest_cache .mypy_cache .ruff_cache

@@ -167,7 +167,9 @@ def test_server_close_reaches_official_client(
             events.next("stopped")
         assert sync_service.connection_exists(member.connection_id) is False
         assert sync_service.user_exists("carl") is False
-        attempts = [r for r in caplog.records if r.name.startswith("webpubsub_emulator") and "recover" in r.getMessage()]
+        attempts = [
+            r for r in caplog.records if r.name.startswith("webpubsub_emulator") and "recover" in r.getMessage()
+        ]
         assert not attempts, "the client tried to recover the session"
     finally:
         client.close()
