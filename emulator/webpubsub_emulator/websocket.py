@@ -21,7 +21,7 @@ from aiohttp import WSMsgType, web
 from . import auth, handshake, limits
 from .clients import ClientContext, ClientProtocol
 from .core import Core
-from .errors import BadRequest, EmulatorError, HttpAnswer, InternalError, UpstreamError
+from .errors import BadRequest, EmulatorError, HttpAnswer, InternalError, ServiceUnavailable, UpstreamError
 from .event_queue import EventQueue
 from .fanout_pump import FanOutPump
 from .faults import FaultInjector
@@ -94,6 +94,8 @@ class WebSocketGateway:
         #: 1.1.0) miss an ack that comes faster and then wait for their whole ack timeout.
         self.ack_delay = DEFAULT_ACK_DELAY
         self._writers: dict[tuple[str, str], FrameWriter] = {}
+        #: handshakes under way (see :meth:`handle`)
+        self._handshakes = 0
         #: each session's user events waiting for the handler (as long as the session lives)
         self._events: dict[tuple[str, str], EventQueue] = {}
         #: the timer that queues a connection's held-back acks when they are due
@@ -112,7 +114,11 @@ class WebSocketGateway:
 
     # ------------------------------------------------------------------ handshake
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Entry point for every request under ``/client``."""
+        """Entry point for every request under ``/client``. At most ``limits.MAX_PENDING_HANDSHAKES`` handshakes
+        (token, ``connect`` event, upgrade) are under way at once: one more is refused with 503."""
+        if self._handshakes >= limits.MAX_PENDING_HANDSHAKES:
+            return self._refused(ServiceUnavailable("Too many WebSocket handshakes are in progress; try again later."))
+        self._handshakes += 1
         try:
             accepted = await self._handshake(request)
         except EmulatorError as exc:
@@ -120,6 +126,8 @@ class WebSocketGateway:
         except Exception:
             log.exception("unexpected error while serving a WebSocket client")
             return self._refused(InternalError("The emulator hit an internal error."))
+        finally:
+            self._handshakes -= 1
         if isinstance(accepted, web.StreamResponse):
             return accepted
         # the handshake's frame (token claims, headers, the probe response...) is gone by now: an idle connection

@@ -8,14 +8,16 @@ handler failure (no traceback).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from typing import AsyncIterator, Dict, Tuple
+from typing import AsyncIterator, Dict, List, Tuple
 
 import aiohttp
 import pytest
+from aiohttp import web
 from upstream_support import HandlerServer, handler_server
-from webpubsub_emulator import Emulator
+from webpubsub_emulator import Emulator, limits
 from ws_support import JSON, client_token, raw_http, recv_json
 
 HUB = "idhub"
@@ -121,3 +123,40 @@ async def test_unusable_connect_answer_is_a_handler_failure_without_a_traceback(
     ws = await session.ws_connect(_url(upstream_emu, sub="u"), protocols=(JSON,))
     assert (await recv_json(ws))["userId"] == "u"
     await ws.close()
+
+
+async def test_handshakes_in_progress_are_capped(
+    handler: HandlerServer, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8, finding 4: handshakes waiting (here for a slow connect handler) are capped; one more gets 503 at once
+    while the others keep waiting, and the emulator keeps answering everything else."""
+    cap = 2
+    monkeypatch.setattr(limits, "MAX_PENDING_HANDSHAKES", cap, raising=False)  # raising=False: see test_robust_limits
+    release = asyncio.get_running_loop().create_future()
+    connects: List[str] = []
+
+    async def slow_connect(request: web.Request) -> web.StreamResponse:
+        if request.method == "OPTIONS":
+            return web.Response(headers={"WebHook-Allowed-Origin": "*"})
+        if request.path.endswith("/connect"):
+            connects.append(request.path)
+            await release
+        return web.Response(status=204)
+
+    handler.respond = slow_connect
+    async with Emulator(event_handlers={HUB: handler.url}) as emu:
+        waiting = [asyncio.ensure_future(session.ws_connect(_url(emu, sub="u"), protocols=(JSON,))) for _ in range(cap)]
+        for _ in range(200):
+            if len(connects) == cap:
+                break
+            await asyncio.sleep(0.01)
+        assert len(connects) == cap
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await asyncio.wait_for(session.ws_connect(_url(emu, sub="u"), protocols=(JSON,)), 5)
+        assert info.value.status == 503
+        async with session.head(f"{emu.endpoint}/api/health") as resp:
+            assert resp.status == 200
+        release.set_result(None)
+        for ws in await asyncio.gather(*waiting):
+            assert (await recv_json(ws))["event"] == "connected"
+            await ws.close()
