@@ -269,3 +269,25 @@ async def test_allowed_origin_with_the_port_and_on_several_lines_is_accepted(
         with pytest.raises(aiohttp.WSServerHandshakeError) as info:
             await session.ws_connect(emu.client_url(HUB), protocols=(JSON,))
         assert info.value.status == 500
+
+
+async def test_the_cookies_a_handler_sets_on_one_connection_are_capped(
+    handler: HandlerServer, session: aiohttp.ClientSession
+) -> None:
+    async def cookies(request: web.Request) -> web.StreamResponse:
+        if request.method == "OPTIONS":
+            return web.Response(headers={"WebHook-Allowed-Origin": "*"})
+        response = web.Response(status=204)
+        for i in range(60):  # (aiohttp reads at most 128 header lines of an answer)
+            response.set_cookie(f"c{request.path[-1]}{i}", "v" * 10)
+        return response
+
+    async with Emulator(event_handlers={HUB: handler.url}) as emu:
+        handler.respond = cookies
+        ws = await json_client(session, emu)  # the connect answer sets 60 cookies
+        for ack_id in (1, 2):
+            assert (await event_ack(ws, f"e{ack_id}", ack_id))["success"] is True  # each answer sets 60 more
+        conns = emu.core.live_connections(HUB)
+        assert len(conns) == 1 and conns[0].upstream is not None
+        assert len(conns[0].upstream.cookies) == 50  # of the 180 set
+    assert limits.UPSTREAM_MAX_COOKIES == 50

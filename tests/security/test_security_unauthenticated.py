@@ -14,7 +14,7 @@ from typing import Iterator, List
 
 import pytest
 import requests
-from security_support import ACCESS_KEY, API_VERSION
+from security_support import ACCESS_KEY, API_VERSION, HUB, now, sign
 from webpubsub_emulator import EmulatorThread, limits
 
 HEALTH = f"/api/health?api-version={API_VERSION}"
@@ -101,3 +101,19 @@ def test_connections_waiting_for_their_headers_are_capped_oldest_dropped_first(m
         finally:
             for sock in idle:
                 sock.close()
+
+
+def test_a_request_body_that_does_not_arrive_in_time_is_408(monkeypatch: pytest.MonkeyPatch) -> None:
+    _patch(monkeypatch, BODY_TIMEOUT_SECONDS=0.5)
+    with EmulatorThread(port=0, access_key=ACCESS_KEY) as emu:
+        target = f"/api/hubs/{HUB}/:send?api-version={API_VERSION}"
+        token = sign({"aud": emu.endpoint + target, "exp": now() + 300})
+        head = (
+            f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1:{emu.port}\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: text/plain\r\nContent-Length: 100\r\n\r\n"
+        )
+        with _socket(emu) as sock:
+            sock.sendall(head.encode() + b"only ten b")  # and the other 90 bytes never
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+        assert _healthy(emu)
