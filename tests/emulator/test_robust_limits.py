@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from pathlib import Path
 from typing import List
 
 import aiohttp
@@ -110,3 +112,26 @@ async def test_token_or_batch_with_more_groups_than_a_connection_may_join_is_400
         "POST", "/:addToGroups", body=json.dumps(too_many).encode(), content_type="application/json"
     )
     assert status == 400
+
+
+def _shown(name: str, value: float) -> str:
+    """A limit's value as the README's Limits table shows it."""
+    if name.endswith("_BYTES"):
+        number = int(value)
+        if number % (1 << 20) == 0:
+            return f"{number >> 20} MiB"
+        if number % 1024 == 0:
+            return f"{number >> 10} KiB"
+        return f"{number} bytes"
+    if name.endswith("_SECONDS"):
+        return f"{value:g} s"
+    return f"{int(value):,}"
+
+
+def test_every_limit_is_documented_in_the_readme_with_its_value() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "emulator" / "README.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| `([A-Z_]+)` \| ([^|]+?) \|", readme, flags=re.MULTILINE))
+    constants = {name: getattr(limits, name) for name in limits.__all__ if name.isupper()}
+    assert set(table) == set(constants), "the README's Limits table and limits.py name different limits"
+    for name, value in constants.items():
+        assert table[name] == _shown(name, value), name
