@@ -518,13 +518,7 @@ class Core:
     def _admit_control(self, session: Session, frame: Control) -> bool:
         if self._outbox(session).admit_control(frame, limits.CONTROL_MAX_FRAMES, limits.CONTROL_MAX_BYTES):
             return True
-        log.warning("connection %s closed: it does not read its acks and pongs", session.connection_id)
-        self.close(
-            session,
-            code=CLOSE_POLICY,
-            reason="The connection was closed because it does not read what the service sends.",
-            close_reason="Control frames not read",
-        )
+        self._overflow(session, "it does not read what the service sends", "Control frames not read")
         return False
 
     # ------------------------------------------------------------------ outbound queues
@@ -544,11 +538,11 @@ class Core:
             except Exception:  # a broken adapter callback must not break routing
                 log.exception("wakeup callback failed for %s", session.connection_id)
 
-    def _overflow(self, session: Session) -> None:
-        log.warning("connection %s closed: its outbound buffer is full", session.connection_id)
+    def _overflow(
+        self, session: Session, why: str = "its message buffer is full", close_reason: str = "Message buffer full"
+    ) -> None:
+        """Close a session that passed one of its limits (``disconnected`` saying why, then 1008)."""
+        log.warning("connection %s closed: %s", session.connection_id, why)
         self.close(
-            session,
-            code=CLOSE_POLICY,
-            reason="The connection was closed because its message buffer is full.",
-            close_reason="Message buffer full",
+            session, code=CLOSE_POLICY, reason=f"The connection was closed because {why}.", close_reason=close_reason
         )

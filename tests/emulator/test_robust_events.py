@@ -13,18 +13,17 @@ from typing import AsyncIterator
 
 import aiohttp
 import pytest
-from upstream_support import HandlerServer, handler_server
+from upstream_support import HandlerServer
 from webpubsub_emulator import Emulator, EventHandler, limits
 from ws_support import JSON, RELIABLE, Rest, expect_silence, recv_json
 
 HUB = "eventhub"
 
 
-@pytest.fixture
-async def handler() -> AsyncIterator[HandlerServer]:
-    async with handler_server() as server:
-        server.hold = asyncio.get_running_loop().create_future()
-        yield server
+@pytest.fixture(autouse=True)
+async def held(handler: HandlerServer) -> None:
+    """Every user event waits at the handler until the test releases it."""
+    handler.hold = asyncio.get_running_loop().create_future()
 
 
 @pytest.fixture

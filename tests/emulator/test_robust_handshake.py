@@ -16,17 +16,11 @@ from typing import AsyncIterator, Dict, List, Tuple
 import aiohttp
 import pytest
 from aiohttp import web
-from upstream_support import HandlerServer, handler_server
+from upstream_support import HandlerServer
 from webpubsub_emulator import Emulator, limits
 from ws_support import JSON, client_token, raw_http, recv_json
 
 HUB = "idhub"
-
-
-@pytest.fixture
-async def handler() -> AsyncIterator[HandlerServer]:
-    async with handler_server() as server:
-        yield server
 
 
 @pytest.fixture

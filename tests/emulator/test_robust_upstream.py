@@ -14,25 +14,19 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-from typing import AsyncIterator, List
+from typing import List
 from urllib.parse import unquote
 
 import aiohttp
 import pytest
 from aiohttp import web
-from upstream_support import HandlerServer, handler_server
+from upstream_support import HandlerServer
 from webpubsub_emulator import Emulator, EventHandler, limits
 from ws_support import JSON, expect_close, recv_json
 
 HUB = "uphub"
 OTHER = "otherhub"
 TIMEOUT = 10.0
-
-
-@pytest.fixture
-async def handler() -> AsyncIterator[HandlerServer]:
-    async with handler_server() as server:
-        yield server
 
 
 async def json_client(session: aiohttp.ClientSession, emu: Emulator, hub: str = HUB) -> aiohttp.ClientWebSocketResponse:

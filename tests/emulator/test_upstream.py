@@ -12,7 +12,6 @@ from typing import AsyncIterator
 import aiohttp
 import pytest
 from upstream_support import HandlerServer as Upstream
-from upstream_support import handler_server
 from webpubsub_emulator import DEFAULT_ACCESS_KEY, Emulator
 from ws_support import JSON, Api, recv, recv_json, run_cli
 
@@ -21,9 +20,8 @@ JSON_P = JSON
 
 
 @pytest.fixture
-async def upstream() -> AsyncIterator[Upstream]:
-    async with handler_server() as server:
-        yield server
+def upstream(handler: Upstream) -> Upstream:
+    return handler
 
 
 @pytest.fixture
