@@ -5,25 +5,36 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOG    := $(VENV)/install.log
 # Node packages the tests run: the MQTT oracles and the official JS Web PubSub packages (npm ci from each committed
 # lock file; nothing is fetched at test time).
 NODE_DIRS   := tests/mqtt/node tests/e2e/node
 NODE_STAMPS := $(NODE_DIRS:%=%/node_modules/.package-lock.json)
 
-.PHONY: help venv demo test lint typecheck pytest generate check-generated bench clean
+# The browser tests drive this Chromium; `make chromium` installs Debian's when it is missing.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+
+.PHONY: help venv demo chat chromium test lint typecheck pytest test-matrix docs generate check-generated bench clean
 
 help:
 	@echo "make demo            set up and run samples/quickstart.py against a local emulator"
-	@echo "make test            set up and run ruff, mypy and pytest"
+	@echo "make chat            run the chat sample (app + local emulator) and print the URL to open"
+	@echo "make test            set up and run ruff, mypy and pytest on the .venv's Python (browser tests included)"
+	@echo "make test-matrix     the suite on every other supported Python, and with the lowest allowed dependencies"
+	@echo "make docs            build the API reference with Sphinx into build/docs (warnings are errors)"
 	@echo "make generate        regenerate the SDK from swagger/ with the pinned AutoRest toolchain"
 	@echo "make check-generated fail if the generated code differs from what swagger/ produces"
 	@echo "make bench           run the benchmarks (not part of make test)"
 
-$(STAMP): setup.py emulator/pyproject.toml requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e . -e ./emulator
-	touch $@
+# The set-up prints nothing unless it fails (then the end of its log): the first thing `make demo` shows is the demo.
+$(STAMP): pyproject.toml emulator/pyproject.toml requirements-dev.txt
+	@rm -f $@
+	@$(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/python -m pip install --upgrade pip \
+	   && $(BIN)/python -m pip install -r requirements-dev.txt -e . -e ./emulator; } > $(LOG) 2>&1 \
+	 || { tail -n 40 $(LOG); echo "make: setting up $(VENV) failed; the whole log is $(LOG)" >&2; exit 1; }
+	@touch $@
 
 %/node_modules/.package-lock.json: %/package.json %/package-lock.json
 	cd $* && npm ci --no-audit --no-fund
@@ -32,7 +43,19 @@ $(STAMP): setup.py emulator/pyproject.toml requirements-dev.txt
 venv: $(STAMP) $(NODE_STAMPS)
 
 demo: $(STAMP)
-	$(BIN)/python samples/quickstart.py
+	@$(BIN)/python samples/quickstart.py
+
+chat: $(STAMP)
+	$(BIN)/python samples/chat/run.py
+
+# Debian's chromium and chromium-driver, for the browser tests (Playwright starts this binary; it never downloads one).
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "Installing Debian's chromium and chromium-driver for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver \
+			|| { echo "Could not install Chromium: install it yourself, or set CHROMIUM=/path/to/chromium"; exit 1; }; \
+	fi
 
 test: lint typecheck pytest
 
@@ -43,8 +66,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMPS)
+pytest: $(STAMP) $(NODE_STAMPS) chromium
 	$(BIN)/pytest
+
+test-matrix: $(STAMP) $(NODE_STAMPS) chromium
+	$(BIN)/python .ci/matrix.py
+
+docs: $(STAMP)
+	@test -x $(BIN)/sphinx-build || { echo "make docs: Sphinx needs Python 3.11+ in $(VENV) (make clean; make PYTHON=python3.11 docs)" >&2; exit 1; }
+	$(BIN)/sphinx-build --fail-on-warning --keep-going --nitpicky --fresh-env --quiet -b html docs/api build/docs
+	@echo "API reference: build/docs/index.html"
 
 generate:
 	bash generator/generate.sh
@@ -56,4 +87,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) generator/node_modules $(NODE_DIRS:%=%/node_modules) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .matrix build generator/node_modules $(NODE_DIRS:%=%/node_modules) .pytest_cache .mypy_cache .ruff_cache
