@@ -28,6 +28,7 @@ __all__ = [
     "MAX_BATCH_GROUPS",
     "MAX_BODY_BYTES",
     "MAX_EVENT_NAME_LENGTH",
+    "MAX_FAULT_DELAY_SECONDS",
     "MAX_FILTER_CLAUSES",
     "MAX_FILTER_DEPTH",
     "MAX_FILTER_LENGTH",
@@ -37,6 +38,7 @@ __all__ = [
     "MAX_GROUP_LENGTH",
     "MAX_HEADERS",
     "MAX_HEAD_BYTES",
+    "MAX_HUB_LENGTH",
     "MAX_JSON_DEPTH",
     "MAX_LINE_BYTES",
     "MAX_PAGE_SIZE",
@@ -50,9 +52,11 @@ __all__ = [
     "PENDING_MAX_BYTES",
     "PENDING_MAX_MESSAGES",
     "RECOVERY_WINDOW_SECONDS",
+    "REST_LOG_SIZE",
     "UPSTREAM_MAX_ANSWER_BYTES",
     "UPSTREAM_MAX_CONNECTIONS_PER_HUB",
     "UPSTREAM_MAX_COOKIES",
+    "UPSTREAM_MAX_COOKIE_BYTES",
     "UPSTREAM_TIMEOUT_SECONDS",
     "VALIDATION_FAILURE_TTL_SECONDS",
     "VALIDATION_TIMEOUT_SECONDS",
@@ -73,6 +77,8 @@ MAX_JSON_DEPTH = 64
 MAX_PARSE_DEPTH = 512
 #: The longest user event name (characters). An event name is also one path segment of the handler URL.
 MAX_EVENT_NAME_LENGTH = 256
+#: The longest hub name (characters).
+MAX_HUB_LENGTH = 128
 #: The longest group name (characters).
 MAX_GROUP_LENGTH = 1024
 #: The longest user id (characters), from a token, a ``connect`` answer or a REST path.
@@ -150,6 +156,10 @@ KEEPALIVE_TIMEOUT_SECONDS = 75.0
 MAX_PENDING_CONNECTIONS = 256
 #: WebSocket handshakes in progress (token checked, ``connect`` event, upgrade): one more is refused with 503.
 MAX_PENDING_HANDSHAKES = 128
+#: The newest REST requests ``Emulator.rest_log`` keeps (a test facility: it holds tokens).
+REST_LOG_SIZE = 1000
+#: The longest delay a fault plan may put on REST answers.
+MAX_FAULT_DELAY_SECONDS = 60.0
 #: The largest (and default) page of ListConnectionsInGroup.
 MAX_PAGE_SIZE = 200
 #: The most groups one ``:addToGroups`` / ``:removeFromGroups`` body may name.
@@ -165,8 +175,10 @@ UPSTREAM_TIMEOUT_SECONDS = 30.0
 UPSTREAM_MAX_ANSWER_BYTES = 1024 * 1024
 #: Simultaneous HTTP connections to the event handlers of one hub (each hub has its own pool).
 UPSTREAM_MAX_CONNECTIONS_PER_HUB = 100
-#: Cookies a handler may set on one connection (more are ignored), each at most 4096 bytes.
+#: Cookies a handler may set on one connection (more are ignored).
 UPSTREAM_MAX_COOKIES = 50
+#: ... each at most this long (name and value); a longer one is ignored.
+UPSTREAM_MAX_COOKIE_BYTES = 4096
 #: The abuse-protection request (``OPTIONS``) must be answered within this many seconds.
 VALIDATION_TIMEOUT_SECONDS = 10.0
 #: A handler URL that passed validation is not validated again for this many seconds.

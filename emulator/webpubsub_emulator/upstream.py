@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 _SKIP_HEADERS = ("Accept-Encoding",)
 #: what makes a call fail (the handler is unreachable, too slow, or its answer or a header cannot be used)
 _CALL_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError)
-_MAX_COOKIE_BYTES = 4096
 
 
 class _Validation(NamedTuple):
@@ -232,10 +231,11 @@ async def _read_answer(resp: aiohttp.ClientResponse) -> bytes:
 
 
 def _keep_cookies(target: EventTarget, resp: aiohttp.ClientResponse) -> None:
-    """Keep the cookies the answer sets (at most :data:`.limits.UPSTREAM_MAX_COOKIES` per connection)."""
+    """Keep the cookies the answer sets (at most ``limits.UPSTREAM_MAX_COOKIES`` per connection, each at most
+    ``limits.UPSTREAM_MAX_COOKIE_BYTES``)."""
     cookies = target.cookies
     for morsel in resp.cookies.values():
-        if len(morsel.key) + len(morsel.value) > _MAX_COOKIE_BYTES:
+        if len(morsel.key) + len(morsel.value) > limits.UPSTREAM_MAX_COOKIE_BYTES:
             continue
         if morsel.key in cookies or len(cookies) < limits.UPSTREAM_MAX_COOKIES:
             cookies[morsel.key] = morsel.value

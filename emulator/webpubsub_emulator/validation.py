@@ -30,8 +30,9 @@ __all__ = [
 #: The api-versions the emulator accepts (the GA versions; features are never gated per version).
 API_VERSIONS = ("2021-10-01", "2022-11-01", "2023-07-01", "2024-01-01", "2024-12-01")
 
-#: Hub names: a letter first, then letters, digits and a few punctuation characters; 1-128 characters in total.
-HUB_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}\Z")
+#: Hub names: a letter first, then letters, digits and a few punctuation characters; 1-128 characters in total
+#: (``limits.MAX_HUB_LENGTH``).
+HUB_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_`,.\[\]]{0," + str(limits.MAX_HUB_LENGTH - 1) + r"}\Z")
 
 #: see :data:`.limits.MAX_GROUP_LENGTH` (kept here for the callers that import it from this module)
 MAX_GROUP_LENGTH = limits.MAX_GROUP_LENGTH
