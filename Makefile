@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml emulator/pyproject.toml requirements-dev.txt
 	@rm -f $@
 	@$(PYTHON) -m venv $(VENV)
 	@{ $(BIN)/python -m pip install --upgrade pip \
-	   && $(BIN)/python -m pip install -r requirements-dev.txt -e . -e ./emulator; } > $(LOG) 2>&1 \
+	   && $(BIN)/python -m pip install -r requirements-dev.txt -e . -e "./emulator[tls]"; } > $(LOG) 2>&1 \
 	 || { tail -n 40 $(LOG); echo "make: setting up $(VENV) failed; the whole log is $(LOG)" >&2; exit 1; }
 	@touch $@
 

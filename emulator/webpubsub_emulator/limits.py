@@ -12,6 +12,7 @@ from typing import Union
 from .errors import PayloadTooLarge
 
 __all__ = [
+    "ASGI_LIFESPAN_TIMEOUT_SECONDS",
     "BODY_TIMEOUT_SECONDS",
     "BUFFER_MAX_BYTES",
     "BUFFER_MAX_MESSAGES",
@@ -171,7 +172,8 @@ WORK_SLICE = 500
 # ---------------------------------------------------------------------------------------------------- event handlers
 #: A blocking event (``connect``, user events) must be answered within this many seconds.
 UPSTREAM_TIMEOUT_SECONDS = 30.0
-#: A handler's answer larger than this many bytes is a handler failure (nothing more of it is read).
+#: A handler's answer larger than this many bytes is a handler failure (nothing more of it is read), over HTTP and
+#: from an in-process ASGI application alike.
 UPSTREAM_MAX_ANSWER_BYTES = 1024 * 1024
 #: Simultaneous HTTP connections to the event handlers of one hub (each hub has its own pool).
 UPSTREAM_MAX_CONNECTIONS_PER_HUB = 100
@@ -179,6 +181,8 @@ UPSTREAM_MAX_CONNECTIONS_PER_HUB = 100
 UPSTREAM_MAX_COOKIES = 50
 #: ... each at most this long (name and value); a longer one is ignored.
 UPSTREAM_MAX_COOKIE_BYTES = 4096
+#: An in-process ASGI handler's lifespan startup (and shutdown) must finish within this many seconds.
+ASGI_LIFESPAN_TIMEOUT_SECONDS = 10.0
 #: The abuse-protection request (``OPTIONS``) must be answered within this many seconds.
 VALIDATION_TIMEOUT_SECONDS = 10.0
 #: A handler URL that passed validation is not validated again for this many seconds.

@@ -20,6 +20,7 @@ from . import auth, limits
 from . import rest_rules as rules
 from .core import Core, TooManyGroups
 from .errors import BadRequest, EmulatorError, HttpAnswer, InternalError, NotFound, PayloadTooLarge, RequestTimeout
+from .exposure import ServerNames
 from .fanout_pump import FanOutPump
 from .faults import FaultInjector, RestRecord
 from .protocol import Payload, dumps
@@ -77,7 +78,9 @@ async def _in_slices(items: Iterable[_T], weight: int = 1) -> AsyncIterator[_T]:
 
 
 class RestApi:
-    """The REST operations over a shared :class:`Core`. ``endpoint`` is the emulator's own base URL."""
+    """The REST operations over a shared :class:`Core`. ``endpoint`` is the emulator's own base URL, ``names`` the
+    names it answers to (``Host`` headers and token audiences); ``accept_entra_tokens`` also lets unverified Entra
+    tokens in (local testing only)."""
 
     def __init__(
         self,
@@ -91,6 +94,8 @@ class RestApi:
         self.core = core
         self.access_key = access_key
         self.endpoint = endpoint
+        self.names = ServerNames.of_endpoint(endpoint)
+        self.accept_entra_tokens = False
         self.faults = faults
         self.trace = trace if trace is not None else core.trace
         #: carries out the fan-outs the core parks (shared with the WebSocket adapter)
@@ -100,18 +105,35 @@ class RestApi:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Entry point for every request under ``/api/`` (through the fault plan, when there is one)."""
         started = time.perf_counter()
+        fault: Optional[str] = None
         if self.faults is not None:
-            response = await self.faulted(request, self.faults)
+            response, fault = await self._faulted(request, self.faults)
         else:
             response = await self.serve(request)
         if self.trace.observers:
             ms = (time.perf_counter() - started) * 1000
-            self.trace.emit("rest", None, None, method=request.method, path=request.path, status=response.status, ms=ms)
+            self.trace.emit(
+                "rest",
+                None,
+                None,
+                method=request.method,
+                path=request.path,
+                status=response.status,
+                ms=ms,
+                fault=fault,
+            )
         return response
 
     async def faulted(self, request: web.Request, faults: FaultInjector) -> web.StreamResponse:
         """Apply the fault plan to one request (wait, fail or serve it) and log it."""
+        return (await self._faulted(request, faults))[0]
+
+    async def _faulted(self, request: web.Request, faults: FaultInjector) -> tuple[web.StreamResponse, Optional[str]]:
+        # the answer, and what was injected (e.g. "rest-delay:0.050s,rest-fail:503") for the trace
         fault = faults.rest_fault(request.path)
+        labels = [f"rest-delay:{fault.delay:.3f}s"] if fault.delay > 0 else []
+        if fault.error is not None:
+            labels.append(f"rest-fail:{fault.error.status}")
         if fault.delay > 0:
             await asyncio.sleep(fault.delay)
         if fault.error is not None:
@@ -131,7 +153,7 @@ class RestApi:
                     at=time.monotonic(),
                 )
             )
-        return response
+        return response, ",".join(labels) or None
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         """Answer one request: the operation's answer, or the error's."""
@@ -145,6 +167,7 @@ class RestApi:
             return _http(InternalError("The emulator hit an internal error.").http(head=head))
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        self.names.check_host_header(request.headers.get("Host"))
         segments = rules.path_segments(request.raw_path)
         if segments[:2] != ["", "api"]:
             raise NotFound("No such operation.")
@@ -165,14 +188,20 @@ class RestApi:
         return await handler(_Ctx(request, hub, params))
 
     def _authenticate(self, request: web.Request) -> None:
-        claims = auth.decode_token(rules.bearer_token(request.headers.get("Authorization")), self.access_key)
-        auth.check_rest_audience(
-            claims,
-            raw_path=request.raw_path,
-            request_scheme=request.scheme,
-            host_header=request.headers.get("Host"),
-            endpoint=self.endpoint,
-        )
+        token = rules.bearer_token(request.headers.get("Authorization"))
+        try:
+            claims = auth.decode_token(token, self.access_key)
+        except auth.AuthError:
+            if not auth.looks_like_entra(token):
+                raise
+            if not self.accept_entra_tokens:
+                raise auth.AuthError(
+                    "This is a Microsoft Entra token; the emulator accepts those only when started with TLS and "
+                    "--accept-entra-tokens (local testing only)."
+                ) from None
+            auth.decode_entra_token(token)
+            return
+        auth.check_rest_audience(claims, raw_path=request.raw_path, names=self.names)
 
     # ------------------------------------------------------------------ shared parsing
     @staticmethod
@@ -420,9 +449,8 @@ class RestApi:
         client_type = q.get("clientType", "Default")
         if client_type.lower() not in ("default", "mqtt", "socketio"):
             raise BadRequest("clientType must be 'Default' or 'MQTT'.")
-        audience = self._base_url(ctx.request).replace("ws://", "http://", 1) + auth.client_audience_path(
-            ctx.hub, client_type
-        )
+        # the emulator's own endpoint, as the service names itself: whatever name the request used, the token connects
+        audience = self.endpoint + auth.client_audience_path(ctx.hub, client_type)
         token = auth.mint_client_token(
             self.access_key,
             audience=audience,

@@ -23,6 +23,7 @@ from .clients import ClientContext, ClientProtocol
 from .core import Core
 from .errors import BadRequest, EmulatorError, HttpAnswer, InternalError, ServiceUnavailable, UpstreamError
 from .event_queue import EventQueue
+from .exposure import ServerNames
 from .fanout_pump import FanOutPump
 from .faults import FaultInjector
 from .frame_writer import FrameWriter, WriterContext
@@ -85,6 +86,8 @@ class WebSocketGateway:
         self.pump = pump if pump is not None else FanOutPump(core)
         self.access_key = access_key
         self.endpoint = endpoint
+        #: the names this emulator answers to (``Host`` headers and token audiences)
+        self.names = ServerNames.of_endpoint(endpoint)
         self.upstream = upstream
         self.trace = trace if trace is not None else core.trace
         self.handlers = upstream.handlers if upstream is not None else HandlerTable({})
@@ -117,15 +120,16 @@ class WebSocketGateway:
         """Entry point for every request under ``/client``. At most ``limits.MAX_PENDING_HANDSHAKES`` handshakes
         (token, ``connect`` event, upgrade) are under way at once: one more is refused with 503."""
         if self._handshakes >= limits.MAX_PENDING_HANDSHAKES:
-            return self._refused(ServiceUnavailable("Too many WebSocket handshakes are in progress; try again later."))
+            busy = ServiceUnavailable("Too many WebSocket handshakes are in progress; try again later.")
+            return self._refused(busy, request)
         self._handshakes += 1
         try:
             accepted = await self._handshake(request)
         except EmulatorError as exc:
-            return self._refused(exc)
+            return self._refused(exc, request)
         except Exception:
             log.exception("unexpected error while serving a WebSocket client")
-            return self._refused(InternalError("The emulator hit an internal error."))
+            return self._refused(InternalError("The emulator hit an internal error."), request)
         finally:
             self._handshakes -= 1
         if isinstance(accepted, web.StreamResponse):
@@ -134,12 +138,15 @@ class WebSocketGateway:
         # keeps only what serving it needs
         return await self._serve(request, *accepted)
 
-    def _refused(self, exc: EmulatorError) -> web.Response:
+    def _refused(self, exc: EmulatorError, request: web.Request) -> web.Response:
         if self.trace.observers:
-            self.trace.emit("refused", None, None, status=exc.status, code=exc.code, reason=exc.message)
+            self.trace.emit(
+                "refused", None, None, status=exc.status, code=exc.code, reason=exc.message, path=request.path
+            )
         return _http(exc.http())
 
     async def _handshake(self, request: web.Request) -> Union[web.StreamResponse, _Accepted]:
+        self.names.check_host_header(request.headers.get("Host"))
         hub = handshake.hub_of(request.raw_path, request.query.get("hub"))
         offered = handshake.offered_subprotocols(request.headers.getall("Sec-WebSocket-Protocol", []))
         chosen = handshake.choose_subprotocol(offered)
@@ -150,13 +157,7 @@ class WebSocketGateway:
             return await self._recover(request, hub, offered, chosen, *pair)
         token = handshake.token_of(request.query.get("access_token"), request.headers.get("Authorization"))
         claims = auth.decode_token(token, self.access_key)
-        auth.check_client_audience(
-            claims,
-            hub=hub,
-            request_scheme=request.scheme,
-            host_header=request.headers.get("Host"),
-            endpoint=self.endpoint,
-        )
+        auth.check_client_audience(claims, hub=hub, names=self.names)
         admission = handshake.admit(hub, claims, chosen)
         connection_id = self.core.new_connection_id(hub)
         target: Optional[EventTarget] = None

@@ -63,7 +63,7 @@ def test_a_connection_whose_headers_do_not_arrive_in_time_is_dropped(guarded: Em
 
 def test_a_half_sent_second_request_on_a_kept_alive_connection_is_dropped(guarded: EmulatorThread) -> None:
     with _socket(guarded) as sock:
-        sock.sendall(f"HEAD {HEALTH} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        sock.sendall(f"HEAD {HEALTH} HTTP/1.1\r\nHost: 127.0.0.1:{guarded.port}\r\n\r\n".encode())
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
         sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")  # and never the end
         assert _closed_by_server(sock)
