@@ -6,8 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOG    := $(VENV)/install.log
-# Node packages the MQTT tests run as oracles (npm ci from the committed lock file; nothing fetched at test time).
-NODE_STAMP := tests/mqtt/node/node_modules/.package-lock.json
+# Node packages the tests run: the MQTT oracles and the official JS Web PubSub packages (npm ci from each committed
+# lock file; nothing is fetched at test time).
+NODE_DIRS   := tests/mqtt/node tests/e2e/node
+NODE_STAMPS := $(NODE_DIRS:%=%/node_modules/.package-lock.json)
 
 # The browser tests drive this Chromium; `make chromium` installs Debian's when it is missing.
 CHROMIUM ?= /usr/bin/chromium
@@ -34,11 +36,11 @@ $(STAMP): pyproject.toml emulator/pyproject.toml requirements-dev.txt
 	 || { tail -n 40 $(LOG); echo "make: setting up $(VENV) failed; the whole log is $(LOG)" >&2; exit 1; }
 	@touch $@
 
-$(NODE_STAMP): tests/mqtt/node/package.json tests/mqtt/node/package-lock.json
-	cd tests/mqtt/node && npm ci --no-audit --no-fund
+%/node_modules/.package-lock.json: %/package.json %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund
 	touch $@
 
-venv: $(STAMP) $(NODE_STAMP)
+venv: $(STAMP) $(NODE_STAMPS)
 
 demo: $(STAMP)
 	@$(BIN)/python samples/quickstart.py
@@ -64,10 +66,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP) chromium
+pytest: $(STAMP) $(NODE_STAMPS) chromium
 	$(BIN)/pytest
 
-test-matrix: $(STAMP) $(NODE_STAMP) chromium
+test-matrix: $(STAMP) $(NODE_STAMPS) chromium
 	$(BIN)/python .ci/matrix.py
 
 docs: $(STAMP)
@@ -85,4 +87,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .matrix build generator/node_modules tests/mqtt/node/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .matrix build generator/node_modules $(NODE_DIRS:%=%/node_modules) .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,7 @@ import threading
 from typing import Any, Callable, MutableMapping, Optional, Sequence
 from urllib.parse import unquote, urlsplit
 
+from . import limits
 from .errors import UpstreamError
 from .upstream_contract import UpstreamResponse
 
@@ -28,10 +29,10 @@ __all__ = ["MAX_ANSWER_BYTES", "AsgiTransport"]
 
 log = logging.getLogger(__name__)
 
-#: An application's answer larger than this is a handler failure.
-MAX_ANSWER_BYTES = 4 * 1024 * 1024
-#: How long the application's lifespan startup and shutdown may take.
-LIFESPAN_TIMEOUT = 10.0
+#: An application's answer larger than this is a handler failure (``limits.UPSTREAM_MAX_ANSWER_BYTES``, as over HTTP).
+MAX_ANSWER_BYTES = limits.UPSTREAM_MAX_ANSWER_BYTES
+#: How long the application's lifespan startup and shutdown may take (``limits.ASGI_LIFESPAN_TIMEOUT_SECONDS``).
+LIFESPAN_TIMEOUT = limits.ASGI_LIFESPAN_TIMEOUT_SECONDS
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 
 Message = MutableMapping[str, Any]
@@ -119,7 +120,7 @@ class AsgiTransport:
         task = asyncio.get_running_loop().create_task(run())
         self._lifespan_task = task
         try:
-            await asyncio.wait_for(asyncio.shield(started), LIFESPAN_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(started), limits.ASGI_LIFESPAN_TIMEOUT_SECONDS)
         except asyncio.TimeoutError:
             raise UpstreamError("the event handler app did not finish its lifespan startup") from None
 
@@ -130,7 +131,7 @@ class AsgiTransport:
         if not done.is_set():
             await inbox.put({"type": "lifespan.shutdown"})
             try:
-                await asyncio.wait_for(done.wait(), LIFESPAN_TIMEOUT)
+                await asyncio.wait_for(done.wait(), limits.ASGI_LIFESPAN_TIMEOUT_SECONDS)
             except asyncio.TimeoutError:
                 log.warning("the event handler app did not finish its lifespan shutdown in time")
         task = self._lifespan_task

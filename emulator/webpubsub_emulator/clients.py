@@ -53,6 +53,9 @@ class ClientProtocol:
     resumable = False
     #: a written message stays counted toward the session's limits until the client acknowledges it
     keeps_until_acked = False
+    #: the close code when the service ends the session on purpose (a REST close): 1000 ("normal"), or 1008 for
+    #: protocols whose clients would otherwise try to recover the session (they must not, and must report why)
+    deliberate_close_code = 1000
 
     def on_open(self, session: Session) -> None:
         """Set up the protocol's per-session state (:attr:`~.session.Session.kind_state`)."""

@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 from multidict import MultiMapping
 
+from . import limits
 from .clients import ClientProtocol
 from .errors import BadRequest, NotFound, Unauthorized, UpstreamError
 from .json_clients import JSON
@@ -25,7 +26,7 @@ from .raw_clients import RAW, SEND_EVENT, RawMode
 from .reliable_clients import RELIABLE
 from .roles import PermissionState, RoleError
 from .upstream_contract import ConnectOutcome
-from .validation import validate_group, validate_hub
+from .validation import ValidationError, validate_group, validate_hub, validate_user_id
 
 __all__ = [
     "Admission",
@@ -124,12 +125,19 @@ def admit(hub: str, claims: dict[str, Any], subprotocol: Optional[str]) -> Admis
     if len(subs) > 1:
         raise Unauthorized("The access token carries more than one 'sub' claim.")
     user_id = None if not subs or subs[0] is None else str(subs[0])
+    if user_id:
+        try:
+            validate_user_id(user_id, what="user id in the access token's 'sub' claim")
+        except ValidationError as exc:
+            raise BadRequest(exc.message) from None
     roles = [r for r in _as_list(claims.get("role")) if isinstance(r, str)]
     groups: list[str] = []
     for group in _as_list(claims.get("webpubsub.group")) + _as_list(claims.get("group")):
         if not isinstance(group, str):
             raise BadRequest("The token's group claim must hold strings.")
         groups.append(validate_group(group))
+    if len(set(groups)) > limits.MAX_GROUPS_PER_CONNECTION:
+        raise BadRequest(f"The access token names more than {limits.MAX_GROUPS_PER_CONNECTION} groups.")
     try:
         permissions = PermissionState(roles)
     except RoleError as exc:

@@ -32,6 +32,7 @@ from aiohttp import web
 from . import auth, exposure, limits, tls
 from .activity_log import ActivityLog
 from .app import GATEWAY_KEY, REST_KEY, TRACE_PAGE_KEY, create_app
+from .connection_guard import GuardedRunner
 from .core import Core
 from .faults import FaultInjector, FaultPlan, RestRecord
 from .trace import Trace
@@ -223,14 +224,17 @@ class Emulator:
         app = create_app(self.core, self.access_key, self.endpoint, upstream, self.fault_injector)
         app[GATEWAY_KEY].close_on_event_failure = self.event_failure == "close"
         app[GATEWAY_KEY].ack_delay = self.ack_delay
-        # long filters make long URLs, and the REST token signs the full URL: allow more than aiohttp's 8 KiB default
-        runner = web.AppRunner(
+        # long filters make long URLs, and the REST token signs the full URL: allow more than aiohttp's 8 KiB default;
+        # until its first request head has arrived a connection is bounded by the guard (see connection_guard.py)
+        runner = GuardedRunner(
             app,
             handle_signals=False,
             access_log=None,
             shutdown_timeout=2.0,
             max_line_size=limits.MAX_LINE_BYTES,
             max_field_size=limits.MAX_LINE_BYTES,
+            max_headers=limits.MAX_HEADERS,
+            keepalive_timeout=limits.KEEPALIVE_TIMEOUT_SECONDS,
         )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port, reuse_address=True, ssl_context=ssl_context)

@@ -105,6 +105,8 @@ class SessionKind(Protocol):
     resumable: bool
     #: a written message stays counted toward the session's limits until the client acknowledges it
     keeps_until_acked: bool
+    #: the close code when the service ends the session on purpose
+    deliberate_close_code: int
 
     def on_open(self, session: Session) -> None:
         """Set up the protocol's per-session state."""
@@ -202,8 +204,8 @@ class Session:
         self.upstream: Optional[EventTarget] = None
         #: what the client protocol keeps per session (raw: the mode; reliable: the unacked messages; ...)
         self.kind_state: Any = None
-        #: JSON clients: the ackIds processed successfully (None until the first)
-        self.processed_ack_ids: Optional[set[int]] = None
+        #: JSON clients: the newest ackIds processed successfully, oldest first (None until the first)
+        self.processed_ack_ids: Optional[dict[int, None]] = None
         #: reliable clients: the secret that authenticates a recovery
         self.reconnection_token: Optional[str] = None
 

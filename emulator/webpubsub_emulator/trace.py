@@ -15,14 +15,14 @@ import logging
 import re
 from typing import Any, Callable, Mapping, NamedTuple, Optional
 
-__all__ = ["KINDS", "PREVIEW_CHARS", "Trace", "TraceEvent", "preview"]
+from . import limits
+
+__all__ = ["KINDS", "Trace", "TraceEvent", "preview"]
 
 log = logging.getLogger(__name__)
 
 #: Every kind of event emitted.
 KINDS = frozenset({"rest", "frame-in", "frame-out", "upstream", "refused", "session", "group", "fault"})
-#: A text frame's ``text`` holds at most this many characters of it.
-PREVIEW_CHARS = 1024
 #: Secrets a frame may carry, as a JSON member: a reliable client's reconnection token (its ``connected`` message).
 #: (The closing quote is optional: the preview may end inside the value.)
 _SECRET_MEMBER = re.compile(r'("reconnectionToken"\s*:\s*")[^"]*("?)')
@@ -80,8 +80,8 @@ class Trace:
 
 
 def preview(text: str) -> str:
-    """What a trace shows of a text frame: its first :data:`PREVIEW_CHARS` characters, secrets masked."""
-    cut = text[:PREVIEW_CHARS]
+    """What a trace shows of a text frame: its first :data:`~.limits.TRACE_PREVIEW_CHARS` characters, secrets masked."""
+    cut = text[: limits.TRACE_PREVIEW_CHARS]
     if "reconnectionToken" in cut:
         cut = _SECRET_MEMBER.sub(r"\1***\2", cut)
     return cut

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, Protocol, Sequence, Union
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+from . import limits
 from .errors import HandlerRefused, UpstreamError
-from .protocol import Payload, dumps
-from .validation import ValidationError, validate_group
+from .protocol import Payload, dumps, loads
+from .validation import ValidationError, validate_group, validate_user_id
+from .wellformed import NotEncodable, has_control, is_text
 
 __all__ = [
     "APP_URL_TEMPLATE",
@@ -104,8 +106,9 @@ class EventHandler:
         return event.lower() in {p.strip().lower() for p in pattern.split(",") if p.strip()}
 
     def url(self, event: str, hub: str) -> str:
-        """The URL for an event (``{event}`` and ``{hub}`` substituted)."""
-        return self.url_template.replace("{event}", event).replace("{hub}", hub)
+        """The URL for an event: ``{event}`` and ``{hub}`` substituted, each percent-encoded as one path segment (a
+        ``/``, ``?``, ``#`` or ``%`` in a name can never reach another path, query or host)."""
+        return self.url_template.replace("{event}", quote(event, safe="")).replace("{hub}", quote(hub, safe=""))
 
 
 #: What a hub's entry in ``event_handlers`` may be: a URL template, an ASGI application, one handler or several.
@@ -324,10 +327,18 @@ def validation_headers(origin: str) -> dict[str, str]:
     return {"WebHook-Request-Origin": origin, "ce-awpsversion": "1.0"}
 
 
-def origin_allowed(status: int, allowed: Optional[str], origin: str) -> bool:
-    """True when a validation answer lets this service call: 2xx and ``WebHook-Allowed-Origin`` ``*`` or our host."""
-    origins = {o.strip().lower() for o in (allowed or "").split(",")}
-    return 200 <= status < 300 and bool({"*", origin.lower()} & origins)
+def origin_allowed(status: int, allowed: Iterable[str], origin: str, port: Optional[int] = None) -> bool:
+    """True when a validation answer lets this service call: 2xx and a ``WebHook-Allowed-Origin`` that is ``*``, our
+    host, or our ``host:port`` (as the JS middleware answers: the host of its configured endpoint, port kept).
+
+    ``allowed`` holds every ``WebHook-Allowed-Origin`` header line of the answer (each may list several, separated
+    by commas).
+    """
+    accepted = {"*", origin.lower()}
+    if port is not None:
+        accepted.add(f"{origin.lower()}:{port}")
+    origins = {o.strip().lower() for line in allowed for o in line.split(",")}
+    return 200 <= status < 300 and bool(accepted & origins)
 
 
 def cookies_of(resp: UpstreamResponse) -> dict[str, str]:
@@ -363,11 +374,22 @@ def connect_body(
     headers: Iterable[tuple[str, str]],
     offered: Sequence[str],
 ) -> bytes:
-    """The ``connect`` event body: every claim, query and header as arrays of strings, minus the credentials."""
+    """The ``connect`` event body: every claim, query and header as arrays of strings, minus the credentials.
+
+    :raises BadRequest: a header that is not valid UTF-8, or claims that are not valid Unicode (the client is refused
+        with 400 and the reason; nothing is sent upstream).
+    """
+    header_map = _multi(headers, "authorization")
+    for name, values in header_map.items():
+        if not all(is_text(v) for v in values):
+            raise NotEncodable(f"The request header '{name}' is not valid UTF-8.")
+    claim_map = {k: _strings(v) for k, v in claims.items()}
+    if not is_text(dumps(claim_map)):
+        raise NotEncodable("The access token's claims hold text that is not valid Unicode.")
     body = {
-        "claims": {k: _strings(v) for k, v in claims.items()},
+        "claims": claim_map,
         "query": _multi(query, "access_token"),
-        "headers": _multi(headers, "authorization"),
+        "headers": header_map,
         "subprotocols": list(offered),
         "clientCertificates": [],
     }
@@ -409,6 +431,8 @@ def connection_state_of(resp: UpstreamResponse) -> Optional[str]:
     states = resp.header_values("ce-connectionState")
     if len(states) > 1:
         raise UpstreamError("The event handler set the connection state twice.")
+    if states and (not is_text(states[0]) or has_control(states[0])):
+        raise UpstreamError("The event handler set a connection state that cannot be sent back as a header.")
     return states[0] if states else None
 
 
@@ -426,13 +450,13 @@ def parse_connect_answer(
         raise UpstreamError("The connect event handler failed.")
     try:
         state = connection_state_of(resp)
-    except UpstreamError:
-        raise UpstreamError("The connect event handler set the state twice.") from None
+    except UpstreamError as exc:
+        raise UpstreamError(exc.message.replace("The event handler", "The connect event handler")) from None
     if resp.status == 204 or not resp.body.strip():
         return ConnectOutcome(user_id, chosen, state)
     try:
-        doc = json.loads(resp.body)
-    except ValueError:
+        doc = loads(resp.body)  # JSON nested too deep to parse is invalid JSON, not a crash
+    except (ValueError, UnicodeDecodeError):
         raise UpstreamError("The connect event handler answered invalid JSON.") from None
     if doc is None:
         return ConnectOutcome(user_id, chosen, state)
@@ -444,6 +468,8 @@ def parse_connect_answer(
             if not isinstance(doc["userId"], str):
                 raise ValueError("userId")
             user_id = doc["userId"]
+            if user_id:
+                validate_user_id(user_id)
         if doc.get("roles") is not None:
             if not isinstance(doc["roles"], list) or not all(isinstance(r, str) for r in doc["roles"]):
                 raise ValueError("roles")
@@ -452,6 +478,8 @@ def parse_connect_answer(
             if not isinstance(doc["groups"], list) or not all(isinstance(g, str) for g in doc["groups"]):
                 raise ValueError("groups")
             groups = [validate_group(g) for g in doc["groups"]]
+            if len(set(groups)) > limits.MAX_GROUPS_PER_CONNECTION:
+                raise ValueError("groups")
         if doc.get("subprotocol") is not None:
             if doc["subprotocol"] not in offered:
                 raise ValueError("subprotocol")

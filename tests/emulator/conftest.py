@@ -7,7 +7,7 @@ from typing import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
+from upstream_support import HandlerServer, handler_server
 from webpubsub_emulator import Emulator
 from ws_support import ClientPool, Rest
 
@@ -44,19 +44,7 @@ async def clients(
 
 
 @pytest.fixture
-async def handler_url() -> AsyncIterator[str]:
-    """An event handler (OPTIONS allowed for every origin, every event answered 204); its URL template."""
-
-    async def handle(request: web.Request) -> web.Response:
-        if request.method == "OPTIONS":
-            return web.Response(headers={"WebHook-Allowed-Origin": "*"})
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_route("*", "/events/{event}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}/events/{{event}}"
-    await runner.cleanup()
+async def handler() -> AsyncIterator[HandlerServer]:
+    """A started event-handler stand-in (see ``upstream_support``)."""
+    async with handler_server() as server:
+        yield server

@@ -9,8 +9,10 @@ from typing import AsyncIterator, List, Tuple
 
 import aiohttp
 import pytest
+from upstream_support import HandlerServer
 from webpubsub_emulator import Emulator, FaultPlan, TraceEvent
-from webpubsub_emulator.trace import KINDS, PREVIEW_CHARS, Trace, preview
+from webpubsub_emulator.limits import TRACE_PREVIEW_CHARS as PREVIEW_CHARS
+from webpubsub_emulator.trace import KINDS, Trace, preview
 from ws_support import JSON, RELIABLE, Api, expect_handshake_status, recv, recv_json
 
 
@@ -32,9 +34,9 @@ async def wait_for(events: List[TraceEvent], kind: str, **detail: object) -> Tra
     raise AssertionError(f"no {kind} event with {detail}; saw {[(e.kind, dict(e.detail)) for e in events]}")
 
 
-async def test_every_kind_of_event_is_observed(handler_url: str) -> None:
+async def test_every_kind_of_event_is_observed(handler: HandlerServer) -> None:
     events: List[TraceEvent] = []
-    async with Emulator(event_handlers={"hub1": handler_url}) as emu, aiohttp.ClientSession() as session:
+    async with Emulator(event_handlers={"hub1": handler.url}) as emu, aiohttp.ClientSession() as session:
         unsubscribe = emu.trace.subscribe(events.append)
         api = Api(session, emu)
         ws, cid = await api.connect(user="u", roles=["webpubsub.joinLeaveGroup"])

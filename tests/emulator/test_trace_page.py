@@ -13,8 +13,8 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 import pytest
+from upstream_support import HandlerServer
 from webpubsub_emulator import Emulator, limits
-from webpubsub_emulator.trace import PREVIEW_CHARS
 from webpubsub_emulator.trace_access import COOKIE, mint_sign_in
 from ws_support import JSON, Api, recv
 
@@ -145,7 +145,7 @@ def test_the_readme_states_the_limits_in_force() -> None:
         f"a page that takes nothing for {limits.TRACE_WRITE_TIMEOUT_SECONDS:.0f} s is disconnected",
         f"At most {limits.TRACE_MAX_WATCHERS} pages watch at once",
         f"valid for {limits.TRACE_LOGIN_SECONDS // 3600} hours",
-        f"their first {PREVIEW_CHARS} characters",
+        f"their first {limits.TRACE_PREVIEW_CHARS} characters",
     ):
         assert promise in readme, promise
 
@@ -178,9 +178,9 @@ async def test_the_snapshot_lists_hubs_and_live_connections(emu: Emulator, sessi
 
 
 async def test_the_live_channel_shows_what_happens_as_it_happens(
-    session: aiohttp.ClientSession, handler_url: str
+    session: aiohttp.ClientSession, handler: HandlerServer
 ) -> None:
-    handler_url += "?code=handler-secret"  # a handler's key in its URL, as Azure Functions have it
+    handler_url = handler.url + "?code=handler-secret"  # a handler's key in its URL, as Azure Functions have it
     async with Emulator(access_key=KEY, event_handlers={"chat": handler_url}) as emu:
         live = await open_live(session, emu)
         first = await live.snapshot()
