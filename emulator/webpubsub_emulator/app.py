@@ -1,8 +1,8 @@
 """The composition root: one aiohttp application wiring the adapters to one :class:`~.core.Core`.
 
-The REST adapter serves ``/api/...``, the WebSocket adapter ``/client/...``; the WebSocket adapter reaches the upstream
-adapter through its :class:`~.upstream_contract.UpstreamPort`. Adapters never import each other: only this module knows
-all of them.
+The REST adapter serves ``/api/...``, the WebSocket adapter ``/client/...``, the MQTT adapter ``/clients/mqtt/...``;
+the WebSocket and MQTT adapters reach the upstream adapter through its :class:`~.upstream_contract.UpstreamPort`.
+Adapters never import each other: only this module knows all of them.
 """
 
 from __future__ import annotations
@@ -14,15 +14,17 @@ from aiohttp import web
 from . import limits
 from .core import Core
 from .faults import FaultInjector
+from .mqtt_websocket import MqttGateway
 from .rest import RestApi
 from .upstream import Upstream
 from .websocket import WebSocketGateway
 
-__all__ = ["CORE_KEY", "GATEWAY_KEY", "REST_KEY", "create_app"]
+__all__ = ["CORE_KEY", "GATEWAY_KEY", "MQTT_KEY", "REST_KEY", "create_app"]
 
 CORE_KEY = web.AppKey("core", Core)
 REST_KEY = web.AppKey("rest", RestApi)
 GATEWAY_KEY = web.AppKey("gateway", WebSocketGateway)
+MQTT_KEY = web.AppKey("mqtt", MqttGateway)
 
 
 def create_app(
@@ -32,7 +34,8 @@ def create_app(
     upstream: Optional[Upstream] = None,
     faults: Optional[FaultInjector] = None,
 ) -> web.Application:
-    """Build the aiohttp application serving ``/api/...`` (REST) and ``/client/...`` (WebSocket clients).
+    """Build the aiohttp application serving ``/api/...`` (REST), ``/client/...`` (WebSocket clients) and
+    ``/clients/mqtt/hubs/{hub}`` (MQTT clients).
 
     With ``faults`` the REST calls pass through the fault plan and the WebSocket writers ask it whether to drop. The
     REST adapter applies it on its own route only: as an application middleware its frame would stay alive with every
@@ -40,15 +43,19 @@ def create_app(
     """
     rest = RestApi(core, access_key, endpoint, faults, core.trace)
     gateway = WebSocketGateway(core, access_key, endpoint, upstream, faults, core.trace)
+    mqtt = MqttGateway(core, access_key, endpoint, upstream, faults, core.trace)
     app = web.Application(client_max_size=limits.CLIENT_MAX_REQUEST_BYTES)
     app[CORE_KEY] = core
     app[REST_KEY] = rest
     app[GATEWAY_KEY] = gateway
+    app[MQTT_KEY] = mqtt
     app.router.add_route("*", "/api/{tail:[\\s\\S]*}", rest.handle)
     app.router.add_route("*", "/client", gateway.handle)
     app.router.add_route("*", "/client/{tail:[\\s\\S]*}", gateway.handle)
+    app.router.add_route("GET", "/clients/mqtt/hubs/{hub}", mqtt.handle)
 
     async def on_shutdown(_app: web.Application) -> None:
+        await mqtt.close_all()
         await gateway.close_all()
         if upstream is not None:
             await upstream.drain_events()

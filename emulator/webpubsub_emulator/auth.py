@@ -177,13 +177,20 @@ def client_audience_path(hub: str, client_type: str = "Default") -> str:
 
 
 def check_client_audience(
-    claims: Mapping[str, Any], *, hub: str, request_scheme: str, host_header: Optional[str], endpoint: str
+    claims: Mapping[str, Any],
+    *,
+    hub: str,
+    request_scheme: str,
+    host_header: Optional[str],
+    endpoint: str,
+    client_type: str = "Default",
 ) -> None:
-    """Check a client token's ``aud``: http/https/ws/wss, a known host[:port], and path ``/client/hubs/<hub>``."""
+    """Check a client token's ``aud``: http/https/ws/wss, a known host[:port], and the path of the client type's
+    endpoint (:func:`client_audience_path`: ``/client/hubs/<hub>``, MQTT ``/clients/mqtt/hubs/<hub>``)."""
     _scheme, authority, aud_path = _aud_parts(claims)
     if not _host_matches(authority, _known_authorities(request_scheme, host_header, endpoint)):
         raise AuthError("The access token 'aud' claim names another host.")
-    prefix = "/client/hubs/"
+    prefix = client_audience_path("", client_type)
     if not aud_path.startswith(prefix) or unquote(aud_path[len(prefix) :]).lower() != hub.lower():
         raise AuthError("The access token 'aud' claim is not meant for this hub.")
 

@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Iterable, Optional
+from typing import Any, Callable, Collection, Iterable, Optional, Union
 
 from . import limits
 from .errors import EmulatorError, Forbidden
@@ -34,6 +34,8 @@ CLOSE_POLICY = 1008
 
 _OPEN = SessionState.OPEN
 _HELD = SessionState.HELD
+#: the JSON form of a frame rendered for one session only (never read: its protocol renders the raw frame)
+_NO_MESSAGE: dict[str, object] = {}
 
 
 @dataclass
@@ -219,6 +221,8 @@ class Core:
         ``reason`` goes into the farewell (``disconnected``) and the upstream ``disconnected`` event, ``close_reason``
         into the WebSocket close frame. A held session simply ends (it cannot be recovered any more).
         """
+        if session.alive:
+            session.kind.on_close(session, reason)  # a protocol's own last words (MQTT: DISCONNECT 0x98, the will)
         step = self._step(session, SessionEvent.CLOSE, reason)
         if step.new is SessionState.CLOSING:
             outbox = self._outbox(session)
@@ -279,11 +283,13 @@ class Core:
         if isinstance(session.groups, frozenset):
             session.groups = set()
         session.groups.add(group)
+        session.kind.on_join(session, group)
 
     def leave_group(self, session: Session, group: str) -> None:
         """Remove a session from a group (a no-op when it is not a member)."""
         if group in session.groups:
             self._leave(self.hub(session.hub), session, group)
+            session.kind.on_leave(session, group)
 
     def _leave(self, h: Hub, session: Session, group: str) -> None:
         if isinstance(session.groups, set):
@@ -380,10 +386,15 @@ class Core:
             state = session.state
             if state is not _OPEN and state is not _HELD:
                 continue
+            kind = session.kind
+            if kind.takes_deliveries:  # the protocol queues and numbers messages per session itself (MQTT)
+                if kind.accept(session, delivery):
+                    count += 1
+                continue
             outbox = session.outbox
             if outbox is None:
                 outbox = self._outbox(session)
-            if session.kind.keeps_until_acked:
+            if kind.keeps_until_acked:
                 admitted = outbox.admit(size, self.buffer_max_messages, self.buffer_max_bytes)
             else:
                 admitted = outbox.admit(size, self.pending_max_messages, self.pending_max_bytes)
@@ -397,8 +408,23 @@ class Core:
             count += 1
         return count
 
-    def send_control(self, session: Session, frame: Control) -> None:
-        """Queue a control frame (ack, pong, system message) for an open session."""
+    def send_frame(self, session: Session, frame: bytes) -> bool:
+        """Queue a message frame rendered for this one session (a protocol that numbers its messages per recipient,
+        MQTT); it counts toward the pending limits until written. False (nothing queued) when over a limit, or when
+        the session is not open."""
+        if session.state is not _OPEN:
+            return False
+        outbox = self._outbox(session)
+        size = len(frame)
+        if not outbox.admit(size, self.pending_max_messages, self.pending_max_bytes):
+            return False
+        outbox.queue.append(Delivery(_NO_MESSAGE, frame, size))
+        self._wake(session)
+        return True
+
+    def send_control(self, session: Session, frame: Union[Control, CloseFrame]) -> None:
+        """Queue a control frame (ack, pong, system message) for an open session, or a close instruction (written
+        after everything queued before it)."""
         if session.state is _OPEN:
             self._outbox(session).queue.append(frame)
             self._wake(session)

@@ -27,7 +27,7 @@ from typing import (
 from aiohttp import web
 
 from . import auth, limits
-from .app import GATEWAY_KEY, REST_KEY, create_app
+from .app import GATEWAY_KEY, MQTT_KEY, REST_KEY, create_app
 from .core import Core
 from .faults import FaultInjector, FaultPlan, RestRecord
 from .trace import Trace
@@ -188,6 +188,7 @@ class Emulator:
                 break
         app[REST_KEY].endpoint = self.endpoint
         app[GATEWAY_KEY].endpoint = self.endpoint
+        app[MQTT_KEY].endpoint = self.endpoint
         if upstream is not None:
             upstream.endpoint = self.endpoint
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
