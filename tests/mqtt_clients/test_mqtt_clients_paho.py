@@ -341,7 +341,7 @@ def test_refusing_connacks_on_the_wire(
             connack = decode_packet(answer, version, from_client=False)
             assert isinstance(connack, Connack) and connack.code == code and not connack.session_present
             assert connack.properties.reason_string
-        opcode, data = ws.recv_data(control_frame=True)
+        opcode, _data = ws.recv_data(control_frame=True)
         assert opcode == websocket.ABNF.OPCODE_CLOSE
     finally:
         ws.close()
