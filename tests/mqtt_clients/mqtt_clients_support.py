@@ -263,12 +263,13 @@ def free_port() -> int:
 @contextlib.contextmanager
 def mosquitto() -> Iterator[Broker]:
     """Debian's Mosquitto on a free loopback port with a WebSocket listener, anonymous, nothing persisted."""
-    port = free_port()
+    port, tcp_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp) / "mosquitto.conf"
+        # Mosquitto 2.0.11 refuses to start with WebSocket listeners only: a loopback TCP listener goes beside it
         conf.write_text(
-            f"listener {port} 127.0.0.1\nprotocol websockets\nallow_anonymous true\npersistence false\n"
-            "log_dest stderr\nlog_type error\nmax_keepalive 65535\n",
+            f"listener {port} 127.0.0.1\nprotocol websockets\nlistener {tcp_port} 127.0.0.1\nprotocol mqtt\n"
+            "allow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\n",
             encoding="ascii",
         )
         proc = subprocess.Popen(

@@ -2,6 +2,7 @@
 // Commands (stdin):
 //   {"op": "connect", "url": "ws://...", "options": {...}}   MQTT.js options (clientId, protocolVersion, clean, ...)
 //   {"op": "subscribe", "topic": "t", "options": {"qos": 1}}   -> {"event": "suback", "granted": [...]}
+//                                                              or {"event": "suback-error", "granted": [<codes>]}
 //   {"op": "unsubscribe", "topic": "t"}                        -> {"event": "unsuback", "packet": {...}}
 //   {"op": "publish", "topic": "t", "payload": "<base64>", "options": {...}} -> {"event": "published"} / "error"
 //   {"op": "end", "options": {...}}                            -> {"event": "ended"}
@@ -34,8 +35,8 @@ const commands = {
     client.on('error', (err) => out({ event: 'error', message: err.message, code: err.code === undefined ? null : err.code }))
   },
   subscribe (cmd) {
-    client.subscribe(cmd.topic, cmd.options || { qos: 0 }, (err, granted) => {
-      if (err) out({ event: 'error', message: err.message, code: null })
+    client.subscribe(cmd.topic, cmd.options || { qos: 0 }, (err, granted, packet) => {
+      if (err) out({ event: 'suback-error', message: err.message, granted: packet ? packet.granted : null })
       else out({ event: 'suback', granted: granted.map((g) => ({ topic: g.topic, qos: g.qos })) })
     })
   },
