@@ -369,3 +369,85 @@ def wait_until(predicate: Any, timeout: float = TIMEOUT, what: str = "the condit
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not hold within {timeout} s")
         time.sleep(0.02)
+
+
+# ---------------------------------------------------------------------------------------------------- upstream
+@dataclass
+class Recorded:
+    """One event request the recording handler got."""
+
+    path: str
+    headers: Dict[str, str]
+    header_lines: List[Tuple[str, str]]
+    body: bytes
+
+    @property
+    def ce_type(self) -> str:
+        return self.headers.get("ce-type", "")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class RecordingHandler:
+    """An event handler over plain HTTP that records every event and answers with ``answer(recorded)``:
+    ``(status, [(header, value)], body)``; abuse-protection requests are allowed."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.events: queue.Queue[Recorded] = queue.Queue()
+        self.answer: Any = lambda recorded: (200, [], b"")
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_OPTIONS(self) -> None:
+                self.send_response(200)
+                self.send_header("WebHook-Allowed-Origin", "*")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                lines = [(k, v) for k, v in self.headers.items()]
+                recorded = Recorded(self.path, {k.lower(): v for k, v in lines}, lines, body)
+                status, headers, data = outer.answer(recorded)
+                outer.events.put(recorded)
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events/{{event}}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def next(self, ce_type: Optional[str] = None, timeout: float = TIMEOUT) -> Recorded:
+        """The next event (of ``ce_type``, skipping others)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                recorded = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {ce_type or 'event'} within {timeout} s") from None
+            if ce_type is None or recorded.ce_type == ce_type:
+                return recorded
+
+    def none(self, ce_type: str, timeout: float = 0.4) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                recorded = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                return
+            assert recorded.ce_type != ce_type, f"unexpected {ce_type}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
