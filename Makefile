@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Node packages the MQTT tests run as oracles (npm ci from the committed lock file; nothing fetched at test time).
 NODE_STAMP := tests/mqtt/node/node_modules/.package-lock.json
 
-.PHONY: help venv demo test lint typecheck pytest generate check-generated bench clean
+.PHONY: help venv mosquitto demo test lint typecheck pytest generate check-generated bench clean
 
 help:
 	@echo "make demo            set up and run samples/quickstart.py against a local emulator"
@@ -29,6 +29,13 @@ $(NODE_STAMP): tests/mqtt/node/package.json tests/mqtt/node/package-lock.json
 
 venv: $(STAMP) $(NODE_STAMP)
 
+# Debian's Mosquitto: the reference broker of the MQTT tests and benchmarks (started by them on a free loopback port).
+# Installed only when missing (root, as on the developers' machines and in CI).
+mosquitto:
+	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || { \
+	  echo "installing Debian's mosquitto (reference MQTT broker for the tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; }
+
 demo: $(STAMP)
 	$(BIN)/python samples/quickstart.py
 
@@ -41,7 +48,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP)
+pytest: $(STAMP) $(NODE_STAMP) mosquitto
 	$(BIN)/pytest
 
 generate:
@@ -50,7 +57,7 @@ generate:
 check-generated:
 	bash generator/generate.sh --check
 
-bench: $(STAMP)
+bench: $(STAMP) mosquitto
 	$(BIN)/python -m bench
 
 clean:
