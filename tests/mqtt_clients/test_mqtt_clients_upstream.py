@@ -1,6 +1,6 @@
-"""The MQTT upstream events over real HTTP: ``connect`` with the ``mqtt`` body and its answers as CONNACKs, ``connected``
-only for a new session, ``disconnected`` with the MQTT details, user events and their replies; then the whole chain
-emulator → our event-handler library → MQTT client."""
+"""The MQTT upstream events over real HTTP: ``connect`` with the ``mqtt`` body and its answers as CONNACKs,
+``connected`` only for a new session, ``disconnected`` with the MQTT details, user events and their replies; then the
+whole chain emulator → our event-handler library → MQTT client."""
 
 from __future__ import annotations
 
@@ -277,7 +277,7 @@ def test_emulator_to_the_event_handler_library_to_the_mqtt_client(paho_clients: 
     def disconnected(request: Any) -> None:
         seen["disconnected"] = request.mqtt
 
-    with serve_wsgi(WebPubSubWSGIApp(handler)) as base:
+    with serve_wsgi(WebPubSubWSGIApp(handler)) as base:  # noqa: SIM117 - one with per line reads on Python 3.9
         with EmulatorThread(port=0, event_handlers={hub: f"{base}/eventhandler/{{event}}"}) as emu:
             broker = Broker("emulator", emu.port, emu.endpoint, emu.access_key, hub)
             intruder = paho_clients(broker, new_id(), version=version, username="intruder")
