@@ -24,10 +24,10 @@ import aiohttp
 from ._common import (
     API_VERSION,
     HUB,
+    Broadcasts,
     ServerProcess,
     client_ws_url,
     emulator_process,
-    percentile,
     raise_nofile,
     raw_server_process,
     rest_token,
@@ -94,29 +94,17 @@ async def _measure(server: ServerProcess, target: _Target, n: int, messages: int
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         sockets: List[aiohttp.ClientWebSocketResponse] = []
         receivers: List[asyncio.Task] = []
-        sent: Dict[int, float] = {}
-        counts: Dict[int, int] = {}
-        complete: Dict[int, asyncio.Event] = {}
-        latencies: List[float] = []
-        last_arrival = [0.0]
-        expected = [1]  # how many clients must get a message before it counts as complete
+        run = Broadcasts(n)
 
         async def receive(ws: aiohttp.ClientWebSocketResponse) -> None:
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     continue
-                now = time.perf_counter()
                 try:
                     seq = int(msg.data)
                 except ValueError:
                     continue
-                if seq < 0:  # warm-up message
-                    continue
-                latencies.append(now - sent[seq])
-                last_arrival[0] = now
-                counts[seq] = counts.get(seq, 0) + 1
-                if counts[seq] >= expected[0]:
-                    complete[seq].set()
+                run.arrived(seq)
 
         sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
@@ -139,28 +127,12 @@ async def _measure(server: ServerProcess, target: _Target, n: int, messages: int
             point.rss_delta_kib_per_connection = (rss_kib(server.pid) - rss_before) / max(1, n - 1)
 
             if messages:
-                expected[0] = n
-                for seq in range(messages):
-                    complete[seq] = asyncio.Event()
-                per_message_timeout = 10.0 + n / 500.0
-                first = time.perf_counter()
-                for seq in range(messages):
-                    if seq >= WINDOW:
-                        with contextlib.suppress(asyncio.TimeoutError):
-                            await asyncio.wait_for(complete[seq - WINDOW].wait(), per_message_timeout)
-                    sent[seq] = time.perf_counter()
-                    await target.broadcast(session, seq)
-                for seq in range(max(0, messages - WINDOW), messages):
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(complete[seq].wait(), per_message_timeout)
-                delivered = len(latencies)
-                point.delivered_fraction = delivered / (n * messages)
-                if delivered:
-                    point.msgs_per_s = delivered / max(1e-9, last_arrival[0] - first)
-                    point.latency_p50_ms = percentile(latencies, 50) * 1e3
-                    point.latency_p99_ms = percentile(latencies, 99) * 1e3
-                if point.delivered_fraction < 1.0:
-                    point.notes.append(f"only {delivered} of {n * messages} deliveries arrived")
+                figures = await run.run(lambda seq: target.broadcast(session, seq), messages, WINDOW, 10.0 + n / 500.0)
+                point.delivered_fraction = figures.delivered_fraction
+                point.msgs_per_s, point.latency_p50_ms = figures.msgs_per_s, figures.latency_p50_ms
+                point.latency_p99_ms = figures.latency_p99_ms
+                if figures.note is not None:
+                    point.notes.append(figures.note)
         finally:
             close_sem = asyncio.Semaphore(500)
 

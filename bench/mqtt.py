@@ -33,8 +33,8 @@ from ._common import (
     ACCESS_KEY,
     API_VERSION,
     HUB,
+    Broadcasts,
     emulator_process,
-    percentile,
     print_table,
     raise_nofile,
     rest_token,
@@ -209,62 +209,31 @@ async def _measure(broker: _Broker, n: int, messages: int, point: MqttPoint, pub
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         clients: List[_Client] = []
-        sent: Dict[int, float] = {}
-        counts: Dict[int, int] = {}
-        complete: Dict[int, asyncio.Event] = {}
-        latencies: List[float] = []
-        last_arrival = [0.0]
-        expected = [n]
-
-        def on_message(payload: bytes) -> None:
-            now = time.perf_counter()
-            seq = int(payload)
-            if seq < 0:
-                return
-            latencies.append(now - sent[seq])
-            last_arrival[0] = now
-            counts[seq] = counts.get(seq, 0) + 1
-            if counts[seq] >= expected[0]:
-                complete[seq].set()
-
+        run = Broadcasts(n)
         sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
         async def connect_one(i: int, subscribe: bool) -> _Client:
             async with sem:
                 ws = await session.ws_connect(broker.ws_url(i), protocols=("mqtt",), max_msg_size=0)
-                client = _Client(ws, on_message if i else lambda _payload: None)  # 0 counts nothing
+                client = _Client(ws, (lambda payload: run.arrived(int(payload))) if i else lambda _payload: None)
                 await client.handshake(f"bench{i}", subscribe)
             return client
 
         try:
-            publisher.append(await connect_one(0, False))  # the warm-up client, and Mosquitto's publisher
+            publisher.append(
+                await connect_one(0, False)
+            )  # the warm-up client (it counts nothing), Mosquitto's publisher
             await broker.broadcast(session, -1)
             await asyncio.sleep(SETTLE_SECONDS)
             rss_before = rss_kib(broker.pid)
             clients = list(await asyncio.gather(*(connect_one(i, broker.subscribe) for i in range(1, n + 1))))
             await asyncio.sleep(SETTLE_SECONDS)
             point.rss_kib_per_connection = (rss_kib(broker.pid) - rss_before) / n
-            for seq in range(messages):
-                complete[seq] = asyncio.Event()
-            per_message_timeout = 10.0 + n / 200.0
-            first = time.perf_counter()
-            for seq in range(messages):
-                if seq >= WINDOW:
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(complete[seq - WINDOW].wait(), per_message_timeout)
-                sent[seq] = time.perf_counter()
-                await broker.broadcast(session, seq)
-            for seq in range(max(0, messages - WINDOW), messages):
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(complete[seq].wait(), per_message_timeout)
-            delivered = len(latencies)
-            point.delivered_fraction = delivered / (n * messages)
-            if delivered:
-                point.msgs_per_s = delivered / max(1e-9, last_arrival[0] - first)
-                point.latency_p50_ms = percentile(latencies, 50) * 1e3
-                point.latency_p99_ms = percentile(latencies, 99) * 1e3
-            if point.delivered_fraction < 1.0:
-                point.notes.append(f"only {delivered} of {n * messages} deliveries arrived")
+            figures = await run.run(lambda seq: broker.broadcast(session, seq), messages, WINDOW, 10.0 + n / 200.0)
+            point.msgs_per_s, point.latency_p50_ms, point.latency_p99_ms = figures[:3]
+            point.delivered_fraction = figures.delivered_fraction
+            if figures.note is not None:
+                point.notes.append(figures.note)
         finally:
             close_sem = asyncio.Semaphore(500)
 

@@ -545,3 +545,45 @@ def test_text_frames_and_missing_subprotocol_are_refused(broker: Broker) -> None
         assert int.from_bytes(data[:2], "big") == 1003
     finally:
         ws.close()
+
+
+def test_hostile_input_closes_only_its_own_connection(
+    broker: Broker, paho_clients: Make, service: WebPubSubServiceClient
+) -> None:
+    """Random bytes, before and after a valid CONNECT, on many connections: each ends alone (closed by the emulator,
+    or, when the bytes are the start of a packet, waiting for the rest until the client goes), nothing else moves."""
+    import random
+
+    from webpubsub_emulator.mqtt import Connect, encode
+
+    healthy = paho_clients(broker, new_id(), version=5)
+    healthy.connect()
+    healthy.subscribe("room", qos=1)
+    rng = random.Random(1234)
+    closed = 0
+    for i in range(24):
+        ws = websocket.create_connection(broker.url(), subprotocols=["mqtt"], timeout=0.5)
+        try:
+            if i % 2:
+                ws.send_binary(encode(Connect(f"fuzz{i}", 4 + i % 4 // 2, keep_alive=30), 4 + i % 4 // 2))
+                ws.recv()  # the CONNACK
+            for _ in range(3):
+                ws.send_binary(bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 64))))
+            while True:  # read until the emulator closes this connection (or a second passes: a partial packet)
+                opcode, _data = ws.recv_data(control_frame=True)
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    closed += 1
+                    break
+        except (websocket.WebSocketConnectionClosedException, ConnectionError):
+            closed += 1
+        except websocket.WebSocketTimeoutException:
+            pass
+        finally:
+            ws.close()
+    assert closed >= 8, closed  # much random input is malformed at once (this seed: 12 of 24)
+    wait_until(
+        lambda: not any(service.connection_exists(f"fuzz{i}") for i in range(1, 24, 2)), what="the fuzzed sessions"
+    )
+    service.send_to_group("room", "still here", content_type="text/plain")
+    assert healthy.message().payload == b"still here"
+    assert healthy.queues["disconnect"].empty()
