@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -116,7 +115,9 @@ class Paho:
         self.clean = clean
         self.keepalive = keepalive
         self.broker = broker
-        self.queues: Dict[str, queue.Queue[Any]] = defaultdict(queue.Queue)
+        # made up front: a defaultdict filled from two threads (paho's and the test's) can make two queues for one key
+        kinds = ("connect", "message", "suback", "unsuback", "disconnect")
+        self.queues: Dict[str, queue.Queue[Any]] = {kind: queue.Queue() for kind in kinds}
         protocol = paho.MQTTv5 if version == 5 else paho.MQTTv311
         self.client = paho.Client(
             paho.CallbackAPIVersion.VERSION2,
@@ -145,6 +146,8 @@ class Paho:
         c.on_subscribe = lambda _c, _u, mid, rcs, props: self.queues["suback"].put(rcs)
         c.on_unsubscribe = lambda _c, _u, mid, rcs, props: self.queues["unsuback"].put(rcs)
         c.on_disconnect = lambda _c, _u, flags, rc, props: self.queues["disconnect"].put((rc, props))
+        self.log: List[str] = []  # paho's own log, shown when an expected callback does not come
+        c.on_log = lambda _c, _u, _level, line: self.log.append(line)
         self._started = False
 
     def connect(self) -> Tuple[Any, bool, Any]:
@@ -170,7 +173,7 @@ class Paho:
         try:
             return self.queues[kind].get(timeout=timeout)
         except queue.Empty:
-            raise AssertionError(f"no {kind} within {timeout} s") from None
+            raise AssertionError(f"no {kind} within {timeout} s; paho's log ends {self.log[-6:]}") from None
 
     def message(self, timeout: float = TIMEOUT) -> paho.MQTTMessage:
         return self.next("message", timeout)
@@ -311,7 +314,8 @@ class NodeMqtt:
             text=True,
             bufsize=1,
         )
-        self.queues: Dict[str, queue.Queue[Dict[str, Any]]] = defaultdict(queue.Queue)
+        self._lock = threading.Lock()  # the reader thread and the test thread both make queues on first use
+        self._queues: Dict[str, queue.Queue[Dict[str, Any]]] = {}
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -319,7 +323,11 @@ class NodeMqtt:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             event = json.loads(line)
-            self.queues[event["event"]].put(event)
+            self._queue_of(event["event"]).put(event)
+
+    def _queue_of(self, kind: str) -> queue.Queue[Dict[str, Any]]:
+        with self._lock:
+            return self._queues.setdefault(kind, queue.Queue())
 
     def send(self, op: str, **fields: Any) -> None:
         assert self.proc.stdin is not None
@@ -328,7 +336,7 @@ class NodeMqtt:
 
     def next(self, kind: str, timeout: float = TIMEOUT) -> Dict[str, Any]:
         try:
-            return self.queues[kind].get(timeout=timeout)
+            return self._queue_of(kind).get(timeout=timeout)
         except queue.Empty:
             stderr = ""
             if self.proc.poll() is not None and self.proc.stderr is not None:
