@@ -8,11 +8,16 @@ STAMP  := $(VENV)/.installed
 # Node packages the MQTT tests run as oracles (npm ci from the committed lock file; nothing fetched at test time).
 NODE_STAMP := tests/mqtt/node/node_modules/.package-lock.json
 
-.PHONY: help venv mosquitto demo test lint typecheck pytest generate check-generated bench clean
+# The browser tests drive this Chromium; `make chromium` installs Debian's when it is missing.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+
+.PHONY: help venv mosquitto demo chat chromium test lint typecheck pytest generate check-generated bench clean
 
 help:
 	@echo "make demo            set up and run samples/quickstart.py against a local emulator"
-	@echo "make test            set up and run ruff, mypy and pytest"
+	@echo "make chat            run the chat sample (app + local emulator) and print the URL to open"
+	@echo "make test            set up and run ruff, mypy and pytest (browser tests included)"
 	@echo "make generate        regenerate the SDK from swagger/ with the pinned AutoRest toolchain"
 	@echo "make check-generated fail if the generated code differs from what swagger/ produces"
 	@echo "make bench           run the benchmarks (not part of make test)"
@@ -39,6 +44,18 @@ mosquitto:
 demo: $(STAMP)
 	$(BIN)/python samples/quickstart.py
 
+chat: $(STAMP)
+	$(BIN)/python samples/chat/run.py
+
+# Debian's chromium and chromium-driver, for the browser tests (Playwright starts this binary; it never downloads one).
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "Installing Debian's chromium and chromium-driver for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver \
+			|| { echo "Could not install Chromium: install it yourself, or set CHROMIUM=/path/to/chromium"; exit 1; }; \
+	fi
+
 test: lint typecheck pytest
 
 lint: $(STAMP)
@@ -48,7 +65,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP) mosquitto
+pytest: $(STAMP) $(NODE_STAMP) chromium mosquitto
 	$(BIN)/pytest
 
 generate:

@@ -55,6 +55,11 @@ RESULT_KEYS = [
     "aio_throughput_ratio",
     "aio_sdk_no_env_settings_requests_per_s",
     "aio_no_env_settings_throughput_ratio",
+    "aio_core_jwt_requests_per_s",
+    "aio_core_jwt_throughput_ratio",
+    "aio_core_policies_requests_per_s",
+    "aio_core_policies_throughput_ratio",
+    "aio_vs_core_policies_ratio",
     # (c)
     "fanout_clients_count",
     "fanout_emulator_msgs_per_s",

@@ -2,7 +2,8 @@
 
 1. ``sdk-send``: ``send_to_all`` through the public client over the in-memory transport.
 2. ``sdk-token``: ``get_client_access_token``.
-3. ``emulator``: the emulator CLI runs under pyinstrument (``bench._emu_profiled``) while this process drives REST
+3. ``sdk-aio-send``: ``send_to_all`` through the public ``aio`` client over the in-memory async transport.
+4. ``emulator``: the emulator CLI runs under pyinstrument (``bench._emu_profiled``) while this process drives REST
    sends (no receivers) and a broadcast to WebSocket clients; the report is written when it exits.
 
 Reports go to ``--output`` (default: bench/profiles/) as text, one file per target. ``--quick`` shrinks every loop.
@@ -47,6 +48,29 @@ def _profile_sdk(out: Path, quick: bool) -> None:
         profiler.stop()
         (out / f"{name}.txt").write_text(profiler.output_text(unicode=False, color=False, show_all=False))
         status(f"wrote {out / f'{name}.txt'}")
+    asyncio.run(_profile_aio_send(out, calls))
+
+
+async def _profile_aio_send(out: Path, calls: int) -> None:
+    from azure.core.credentials import AzureKeyCredential
+    from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
+    from pyinstrument import Profiler
+
+    from ._memtransport import AsyncMemoryTransport
+    from .sdk_overhead import ENDPOINT, HUB, MESSAGE
+
+    async with WebPubSubServiceClient(
+        ENDPOINT, HUB, AzureKeyCredential(ACCESS_KEY), transport=AsyncMemoryTransport()
+    ) as client:
+        await client.send_to_all(MESSAGE)
+        profiler = Profiler(interval=0.0001, async_mode="disabled")
+        profiler.start()
+        for _ in range(calls):
+            await client.send_to_all(MESSAGE)
+        profiler.stop()
+    path = out / "sdk-aio-send.txt"
+    path.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    status(f"wrote {path}")
 
 
 async def _drive(endpoint: str, sends: int, clients: int, broadcasts: int) -> None:

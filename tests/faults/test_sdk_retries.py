@@ -18,7 +18,7 @@ import jwt
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
-from azure.messaging.webpubsubservice import _sansio as sdk_sansio
+from azure.messaging.webpubsubservice._custom import jwt_signing as sdk_signing
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient as AsyncServiceClient
 from webpubsub_emulator import EmulatorThread, FaultPlan, RestRecord
 
@@ -46,7 +46,7 @@ def ticking_sdk_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every token the SDK signs reads a clock one second later than the one before."""
     ticks = itertools.count()
     start = time.time()
-    monkeypatch.setattr(sdk_sansio, "time", types.SimpleNamespace(time=lambda: start + next(ticks)))
+    monkeypatch.setattr(sdk_signing, "time", types.SimpleNamespace(time=lambda: start + next(ticks)))
 
 
 def check_attempts(emu: EmulatorThread, records: List[RestRecord], *, faults: int) -> None:

@@ -363,11 +363,11 @@ async def test_send_request_is_still_raw_with_an_error_code(sdk) -> None:
 
 
 def test_generated_modules_raise_through_the_error_details_hook() -> None:
-    shared = sdk_module("._shared")
+    details = sdk_module("._custom.error_details")
     for name in ("._operations._operations", ".aio._operations._operations"):
         generated = sdk_module(name)
-        assert generated.map_error is shared.map_error
-        assert generated.HttpResponseError is shared.response_error
+        assert generated.map_error is details.map_error
+        assert generated.HttpResponseError is details.response_error
 
 
 async def test_binary_batch_body_still_passes_through(sdk) -> None:

@@ -36,7 +36,8 @@ def _wire(sent: Any) -> tuple[str, str, list[tuple[str, str]], bytes]:
     headers = sorted(
         (name.lower(), value)
         for name, value in sent.headers.items()
-        if name.lower() not in ("authorization", "x-ms-client-request-id", "user-agent")
+        # per-request values; traceparent appears when azure-core traces (1.30 does once OpenTelemetry is imported)
+        if name.lower() not in ("authorization", "x-ms-client-request-id", "user-agent", "traceparent")
     )
     return sent.method, sent.url, headers, sent.body
 

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any, Union
 from azure.core.credentials import AzureKeyCredential
 
 from ._client import WebPubSubServiceClient as _GeneratedClient
-from ._models import GroupMember
-from ._odata import odata
-from ._policies import client_settings, skip_unused_environment_settings
-from ._shared import ConnectionStringConstructor
+from ._custom.construction import ConnectionStringConstructor, client_settings
+from ._custom.models import GroupMember
+from ._custom.odata import odata
+from ._custom.pipeline import group_sansio_policies
+from ._custom.send_memo import SendMemo
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -50,9 +51,10 @@ class WebPubSubServiceClient(ConnectionStringConstructor, _GeneratedClient):
         credential: Union[AzureKeyCredential, "TokenCredential"],
         **kwargs: Any,
     ) -> None:
-        origin, rest = client_settings(endpoint, hub, credential, kwargs)
-        skip_unused_environment_settings(rest, ca_bundle=True)
+        origin, rest = client_settings(endpoint, hub, credential, kwargs, asynchronous=False)
         super().__init__(hub=hub, endpoint=origin, credential=credential, **rest)  # type: ignore[arg-type]
+        self._send_memo = SendMemo()
+        group_sansio_policies(self._client, asynchronous=False)
 
 
 def patch_sdk() -> None:

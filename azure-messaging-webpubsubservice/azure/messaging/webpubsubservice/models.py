@@ -1,17 +1,17 @@
 # Copyright (c) 2026 The webpubsub-python authors. Licensed under the MIT License.
 """Public models and enums of the Web PubSub service SDK."""
 
-from . import _models
-from ._models import AddToGroupsRequest as AddToGroupsRequest
-from ._models import ClientTokenResponse as ClientTokenResponse
-from ._models import ErrorDetail as ErrorDetail
-from ._models import GroupMember as GroupMember
-from ._models import InnerError as InnerError
-from ._models import MessageContentType as MessageContentType
-from ._models import RemoveFromGroupsRequest as RemoveFromGroupsRequest
-from ._models import ResponseContentType as ResponseContentType
-from ._models import WebPubSubClientProtocol as WebPubSubClientProtocol
-from ._models import WebPubSubClientType as WebPubSubClientType
-from ._models import WebPubSubPermission as WebPubSubPermission
+from ._custom import models as _models
+from ._custom.models import AddToGroupsRequest as AddToGroupsRequest
+from ._custom.models import ClientTokenResponse as ClientTokenResponse
+from ._custom.models import ErrorDetail as ErrorDetail
+from ._custom.models import GroupMember as GroupMember
+from ._custom.models import InnerError as InnerError
+from ._custom.models import MessageContentType as MessageContentType
+from ._custom.models import RemoveFromGroupsRequest as RemoveFromGroupsRequest
+from ._custom.models import ResponseContentType as ResponseContentType
+from ._custom.models import WebPubSubClientProtocol as WebPubSubClientProtocol
+from ._custom.models import WebPubSubClientType as WebPubSubClientType
+from ._custom.models import WebPubSubPermission as WebPubSubPermission
 
 __all__ = list(_models.__all__)

@@ -12,75 +12,83 @@ in ``__all__`` over its own), so the generated client picks these methods up. It
 * ``generate_client_token``: the raw ``:generateToken`` call, answering a ``ClientTokenResponse``;
 * the aliases ``check_permission`` and ``list_connections_in_group``.
 
-``patch_sdk()`` makes the generated operations raise errors that carry the service's error code even without a JSON
-body (``_shared.install_error_details``).
+The generated request builders this module calls are imported by name below, so a generator rename fails when the
+package is imported, not at a user's first call. ``patch_sdk()`` makes the generated operations raise errors that carry
+the service's error code even without a JSON body (``_custom.error_details.install_error_details``).
 
 Every other operation is the generated one, unchanged.
 """
 
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 from azure.core.paging import ItemPaged
 from azure.core.pipeline import PipelineResponse
 from azure.core.rest import HttpRequest, HttpResponse
-from azure.core.tracing.decorator import distributed_trace
 
-from .._models import (
+from .._custom.arguments import id_list, path_segment
+from .._custom.client_tokens import client_access_token, generate_token_arguments, token_response
+from .._custom.content_type import Message
+from .._custom.error_details import expect_status, install_error_details
+from .._custom.group_bodies import GroupsRequest, batch_groups_body
+from .._custom.models import (
     ClientTokenResponse,
     GroupMember,
     WebPubSubClientProtocol,
     WebPubSubClientType,
     WebPubSubPermission,
 )
-from .._sansio import send_arguments
-from .._shared import (
-    GroupsRequest,
-    Message,
-    batch_groups_body,
-    checked,
-    client_access_token,
-    expect_status,
-    generate_token_arguments,
-    install_error_details,
-    list_connections_options,
-    member_page,
-    prepare_list_connections_request,
-    send_request,
-    token_response,
-    untraced,
-)
+from .._custom.paging import ListConnectionsPages
+from .._custom.send_memo import SendArguments, SendMemo, SendOperation, send_operations
+from .._custom.tracing import trace_generated_operations, traced, traced_as, untraced
 from . import _operations as _generated
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
+from ._operations import (
+    build_web_pub_sub_service_list_connections_request,
+    build_web_pub_sub_service_send_to_all_request,
+    build_web_pub_sub_service_send_to_connection_request,
+    build_web_pub_sub_service_send_to_group_request,
+    build_web_pub_sub_service_send_to_user_request,
+)
 
 __all__ = ["_WebPubSubServiceClientOperationsMixin"]
+
+SEND_BUILDERS: Dict[str, Callable[..., HttpRequest]] = {
+    "send_to_all": build_web_pub_sub_service_send_to_all_request,
+    "send_to_user": build_web_pub_sub_service_send_to_user_request,
+    "send_to_group": build_web_pub_sub_service_send_to_group_request,
+    "send_to_connection": build_web_pub_sub_service_send_to_connection_request,
+}
+"""The generated request builders of the four sends, resolved here once for the sync and the async operations."""
+
+_SEND = send_operations(_GeneratedOperationsMixin, SEND_BUILDERS)
 
 
 class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
     """The operations of :class:`~azure.messaging.webpubsubservice.WebPubSubServiceClient`."""
 
-    def _send(self, operation: str, body: Any, rest: Dict[str, Any], **targets: Any) -> None:
+    _send_memo: SendMemo
+
+    def _send(self, operation: SendOperation, call: SendArguments, **targets: Any) -> None:
         """Run one ``send_to_*``: from the memoised request when it applies, otherwise the generated operation.
 
-        :param str operation: The operation's name, e.g. ``send_to_all``.
-        :param body: The encoded message.
-        :type body: bytes or IO[bytes]
-        :param rest: The remaining call options (content type, TTL, azure-core options).
-        :type rest: dict[str, Any]
+        :param operation: The generated operation and request builder.
+        :type operation: ~azure.messaging.webpubsubservice._custom.send_memo.SendOperation
+        :param call: The prepared call.
+        :type call: ~azure.messaging.webpubsubservice._custom.send_memo.SendArguments
         """
-        builder = getattr(_generated, f"build_web_pub_sub_service_{operation}_request")
-        prepared = send_request(self, builder, body, rest, **targets)
-        if prepared is not None:
-            request, run_options = prepared
-            return expect_status(self._client._pipeline.run(request, stream=False, **run_options), 202)
-        generated: Callable[..., None] = untraced(getattr(_GeneratedOperationsMixin, operation))
-        return generated(self, message=body, **targets, **rest)
+        request = self._send_memo.request(self, operation.builder, call, targets) if call.memoisable else None
+        if request is None:
+            generated: Callable[..., None] = operation.generated  # None, or what a ``cls`` hook returns
+            return generated(self, message=call.body, **targets, **call.generated_kwargs())
+        expect_status(self._client._pipeline.run(request, stream=False, **call.options), 202)
+        return None
 
-    @distributed_trace
+    @traced
     def send_to_all(
         self,
         message: Message,
         *,
-        excluded: Optional[List[str]] = None,
+        excluded: Optional[Sequence[str]] = None,
         filter: Optional[str] = None,
         content_type: Optional[str] = None,
         message_ttl_seconds: Optional[int] = None,
@@ -91,9 +99,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :param message: The message. Without ``content_type``: a dict, list, number, bool or None is sent as
             ``application/json``, a str (or text stream) as ``text/plain`` (UTF-8), and bytes, bytearray, memoryview
             or a binary stream as ``application/octet-stream``.
-        :type message: dict or list or str or bytes or IO
+        :type message: dict or list or tuple or str or bytes or bytearray or memoryview or IO
         :keyword excluded: Connection ids that do not receive the message.
-        :paramtype excluded: list[str] or None
+        :paramtype excluded: list[str] or tuple[str, ...] or str or None
         :keyword filter: An OData filter the receiving connections must match; see
             :func:`~azure.messaging.webpubsubservice.odata` to build one with quoted values.
         :paramtype filter: str or None
@@ -107,10 +115,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return self._send("send_to_all", body, rest, excluded=excluded, filter=filter)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        return self._send(_SEND["send_to_all"], call, excluded=id_list(excluded), filter=filter)
 
-    @distributed_trace
+    @traced
     def send_to_user(
         self,
         user_id: str,
@@ -125,7 +133,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
 
         :param str user_id: The user id.
         :param message: The message; see :meth:`send_to_all` for how its type selects the Content-Type.
-        :type message: dict or list or str or bytes or IO
+        :type message: dict or list or tuple or str or bytes or bytearray or memoryview or IO
         :keyword filter: An OData filter the receiving connections must match.
         :paramtype filter: str or None
         :keyword content_type: The content type, or None to choose it from the message.
@@ -137,16 +145,16 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return self._send("send_to_user", body, rest, user_id=user_id, filter=filter)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        return self._send(_SEND["send_to_user"], call, user_id=path_segment("user_id", user_id), filter=filter)
 
-    @distributed_trace
+    @traced
     def send_to_group(
         self,
         group: str,
         message: Message,
         *,
-        excluded: Optional[List[str]] = None,
+        excluded: Optional[Sequence[str]] = None,
         filter: Optional[str] = None,
         content_type: Optional[str] = None,
         message_ttl_seconds: Optional[int] = None,
@@ -156,9 +164,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
 
         :param str group: The group.
         :param message: The message; see :meth:`send_to_all` for how its type selects the Content-Type.
-        :type message: dict or list or str or bytes or IO
+        :type message: dict or list or tuple or str or bytes or bytearray or memoryview or IO
         :keyword excluded: Connection ids that do not receive the message.
-        :paramtype excluded: list[str] or None
+        :paramtype excluded: list[str] or tuple[str, ...] or str or None
         :keyword filter: An OData filter the receiving connections must match.
         :paramtype filter: str or None
         :keyword content_type: The content type, or None to choose it from the message.
@@ -170,10 +178,11 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return self._send("send_to_group", body, rest, group=group, excluded=excluded, filter=filter)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        group = path_segment("group", group)
+        return self._send(_SEND["send_to_group"], call, group=group, excluded=id_list(excluded), filter=filter)
 
-    @distributed_trace
+    @traced
     def send_to_connection(
         self,
         connection_id: str,
@@ -187,7 +196,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
 
         :param str connection_id: The connection id.
         :param message: The message; see :meth:`send_to_all` for how its type selects the Content-Type.
-        :type message: dict or list or str or bytes or IO
+        :type message: dict or list or tuple or str or bytes or bytearray or memoryview or IO
         :keyword content_type: The content type, or None to choose it from the message.
         :paramtype content_type: str or None
         :keyword message_ttl_seconds: Seconds (0-300) a message may wait for a slow connection; 0 means no expiry.
@@ -197,10 +206,11 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return self._send("send_to_connection", body, rest, connection_id=connection_id)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        connection_id = path_segment("connection_id", connection_id)
+        return self._send(_SEND["send_to_connection"], call, connection_id=connection_id)
 
-    @distributed_trace
+    @traced
     def add_connections_to_groups(  # type: ignore[override]
         self,
         groups: Optional[GroupsRequest] = None,
@@ -225,7 +235,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         body = batch_groups_body(groups, filter, kwargs, "groups_to_add", "add_connections_to_groups")
         return untraced(_GeneratedOperationsMixin.add_connections_to_groups)(self, body, **kwargs)
 
-    @distributed_trace
+    @traced
     def remove_connections_from_groups(  # type: ignore[override]
         self,
         groups: Optional[GroupsRequest] = None,
@@ -244,7 +254,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         body = batch_groups_body(groups, filter, kwargs, "groups_to_remove", "remove_connections_from_groups")
         return untraced(_GeneratedOperationsMixin.remove_connections_from_groups)(self, body, **kwargs)
 
-    @distributed_trace
+    @traced
     def check_permission(
         self,
         permission: Union[str, WebPubSubPermission],
@@ -264,7 +274,8 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: bool
         :raises ~azure.core.exceptions.HttpResponseError: If the service answers with an error other than 404.
         """
-        return self.has_permission(permission, connection_id, target_name=target_name, **kwargs)
+        has_permission = untraced(type(self).has_permission)  # the span is this method's
+        return has_permission(self, permission, connection_id, target_name=target_name, **kwargs)
 
     def list_connections(  # type: ignore[override]
         self, group: str, *, top: Optional[int] = None, **kwargs: Any
@@ -282,16 +293,24 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: ~azure.core.paging.ItemPaged[~azure.messaging.webpubsubservice.GroupMember]
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects a page request.
         """
-        options, error_map, cls = list_connections_options(top, kwargs)
+        return self._list_connections("list_connections", group, top, kwargs)
 
+    def _list_connections(
+        self, method: str, group: str, top: Optional[int], kwargs: Dict[str, Any]
+    ) -> ItemPaged[GroupMember]:
+        pages = ListConnectionsPages(
+            self, build_web_pub_sub_service_list_connections_request, path_segment("group", group), top, kwargs
+        )
+
+        @traced_as(method)  # each page request is traced; creating the pager does no IO
         def get_next(next_link: Optional[str] = None) -> PipelineResponse[HttpRequest, HttpResponse]:
-            request = prepare_list_connections_request(self, group, options, next_link)
-            return checked(self._client._pipeline.run(request, stream=False, **kwargs), error_map)
+            request = pages.request(next_link)
+            return pages.checked(self._client._pipeline.run(request, stream=False, **pages.run_options))
 
         def extract_data(
             pipeline_response: PipelineResponse[HttpRequest, HttpResponse],
         ) -> Tuple[Optional[str], Iterator[Any]]:
-            next_link, items = member_page(pipeline_response, cls)
+            next_link, items = pages.page(pipeline_response)
             return next_link, iter(items)
 
         return ItemPaged(get_next, extract_data)
@@ -308,17 +327,17 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: ~azure.core.paging.ItemPaged[~azure.messaging.webpubsubservice.GroupMember]
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects a page request.
         """
-        return self.list_connections(group, top=top, **kwargs)
+        return self._list_connections("list_connections_in_group", group, top, kwargs)
 
-    @distributed_trace
+    @traced
     def get_client_access_token(
         self,
         *,
         user_id: Optional[str] = None,
-        roles: Optional[List[str]] = None,
+        roles: Optional[Sequence[str]] = None,
         minutes_to_expire: int = 60,
-        jwt_headers: Optional[Dict[str, Any]] = None,
-        groups: Optional[List[str]] = None,
+        jwt_headers: Optional[Mapping[str, Any]] = None,
+        groups: Optional[Sequence[str]] = None,
         client_protocol: Optional[Union[str, WebPubSubClientProtocol]] = "Default",
         **kwargs: Any,
     ) -> Dict[str, str]:
@@ -330,12 +349,12 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :keyword user_id: The user id of the client.
         :paramtype user_id: str or None
         :keyword roles: Roles of the client, such as ``webpubsub.sendToGroup.<group>``.
-        :paramtype roles: list[str] or None
+        :paramtype roles: list[str] or tuple[str, ...] or None
         :keyword int minutes_to_expire: The token lifetime in minutes. Default 60.
         :keyword jwt_headers: Extra JWT header fields such as ``kid`` (key credential only; ignored otherwise).
         :paramtype jwt_headers: dict[str, any] or None
         :keyword groups: Groups the client joins when it connects.
-        :paramtype groups: list[str] or None
+        :paramtype groups: list[str] or tuple[str, ...] or None
         :keyword client_protocol: ``"Default"``, ``"MQTT"`` or ``"SocketIO"`` (any letter case; None means
             Default). It selects the client endpoint path.
         :paramtype client_protocol: str or ~azure.messaging.webpubsubservice.models.WebPubSubClientProtocol
@@ -353,17 +372,17 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
             untraced(_GeneratedOperationsMixin.get_client_access_token)(self, **plan.arguments, **kwargs)
         )
 
-    @distributed_trace
+    @traced
     def generate_client_token(
         self,
         *,
         user_id: Optional[str] = None,
-        role: Optional[List[str]] = None,
+        role: Optional[Sequence[str]] = None,
         minutes_to_expire: Optional[int] = 60,
-        group: Optional[List[str]] = None,
+        group: Optional[Sequence[str]] = None,
         client_type: Optional[Union[str, WebPubSubClientType]] = WebPubSubClientType.DEFAULT,
-        roles: Optional[List[str]] = None,
-        groups: Optional[List[str]] = None,
+        roles: Optional[Sequence[str]] = None,
+        groups: Optional[Sequence[str]] = None,
         **kwargs: Any,
     ) -> ClientTokenResponse:
         """Ask the service to mint a client access token (``POST :generateToken``), whatever the credential.
@@ -373,10 +392,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :keyword user_id: The user id the token carries.
         :paramtype user_id: str or None
         :keyword role: Roles the connection starts with; ``roles=`` is the same.
-        :paramtype role: list[str] or None
+        :paramtype role: list[str] or tuple[str, ...] or None
         :keyword int minutes_to_expire: The token lifetime in minutes. Default 60.
         :keyword group: Groups the connection joins when it connects; ``groups=`` is the same.
-        :paramtype group: list[str] or None
+        :paramtype group: list[str] or tuple[str, ...] or None
         :keyword client_type: ``"Default"`` or ``"MQTT"`` (any letter case; other values are sent as given).
         :paramtype client_type: str or ~azure.messaging.webpubsubservice.models.WebPubSubClientType or None
         :return: The token, as ``result.token`` or ``result["token"]``.
@@ -388,6 +407,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         result = untraced(_GeneratedOperationsMixin.get_client_access_token)(self, **arguments, **kwargs)
         response: ClientTokenResponse = token_response(result, kwargs)
         return response
+
+
+trace_generated_operations(_WebPubSubServiceClientOperationsMixin, _GeneratedOperationsMixin, asynchronous=False)
 
 
 def patch_sdk() -> None:

@@ -5,29 +5,19 @@ The generated ``aio/__init__`` re-exports every name in ``__all__``, so ``WebPub
 generated async class of the same name. Construction shares all its logic with the sync client.
 """
 
-import importlib.util
 from typing import TYPE_CHECKING, Any, Union
 
 from azure.core.credentials import AzureKeyCredential
 
-from .._policies import client_settings, skip_unused_environment_settings
-from .._shared import ConnectionStringConstructor
+from .._custom.construction import ConnectionStringConstructor, client_settings
+from .._custom.pipeline import group_sansio_policies
+from .._custom.send_memo import SendMemo
 from ._client import WebPubSubServiceClient as _GeneratedClient
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
 __all__ = ["WebPubSubServiceClient"]
-
-AIO_EXTRA_HINT = (
-    "The async client needs an async HTTP transport. Install one with "
-    "`pip install azure-messaging-webpubsubservice[aio]` (it adds aiohttp), or pass transport=<an AsyncHttpTransport>."
-)
-
-
-def _require_async_transport(kwargs: Any) -> None:
-    if kwargs.get("transport") is None and importlib.util.find_spec("aiohttp") is None:
-        raise ImportError(AIO_EXTRA_HINT)
 
 
 class WebPubSubServiceClient(ConnectionStringConstructor, _GeneratedClient):
@@ -57,10 +47,10 @@ class WebPubSubServiceClient(ConnectionStringConstructor, _GeneratedClient):
         credential: Union[AzureKeyCredential, "AsyncTokenCredential"],
         **kwargs: Any,
     ) -> None:
-        origin, rest = client_settings(endpoint, hub, credential, kwargs)
-        skip_unused_environment_settings(rest, ca_bundle=False)
-        _require_async_transport(rest)
+        origin, rest = client_settings(endpoint, hub, credential, kwargs, asynchronous=True)
         super().__init__(hub=hub, endpoint=origin, credential=credential, **rest)  # type: ignore[arg-type]
+        self._send_memo = SendMemo()
+        group_sansio_policies(self._client, asynchronous=True)
 
 
 def patch_sdk() -> None:

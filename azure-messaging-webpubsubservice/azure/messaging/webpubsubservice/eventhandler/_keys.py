@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
-from .._sansio import parse_connection_string
+from .._custom.connection_string import parse_connection_string
 
 __all__ = ["AccessKeys", "KeySpec"]
 

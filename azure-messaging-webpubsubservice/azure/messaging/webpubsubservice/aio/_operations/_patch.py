@@ -2,76 +2,69 @@
 """Hand-written operations of the async client, layered over the generated ones.
 
 The async counterpart of ``azure.messaging.webpubsubservice._operations._patch``: the same methods, customised the
-same way (see that module), with all their logic in ``_sansio`` and ``_shared``; only the IO is awaited here.
+same way (see that module), with all their logic in ``_custom``; only the IO is awaited here.
 ``list_connections`` is a plain ``def`` returning an :class:`~azure.core.async_paging.AsyncItemPaged`. The class
 below replaces the generated async operations mixin, and ``patch_sdk()`` installs the error details in the generated
 async operations.
 """
 
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from azure.core.async_paging import AsyncItemPaged, AsyncList
 from azure.core.pipeline import PipelineResponse
 from azure.core.rest import AsyncHttpResponse, HttpRequest
-from azure.core.tracing.decorator_async import distributed_trace_async
 
-from ..._models import (
+from ..._custom.arguments import id_list, path_segment
+from ..._custom.client_tokens import client_access_token, generate_token_arguments, token_response
+from ..._custom.content_type import Message
+from ..._custom.error_details import expect_status, install_error_details
+from ..._custom.group_bodies import GroupsRequest, batch_groups_body
+from ..._custom.models import (
     ClientTokenResponse,
     GroupMember,
     WebPubSubClientProtocol,
     WebPubSubClientType,
     WebPubSubPermission,
 )
-from ..._operations import _operations as _builders
-from ..._sansio import send_arguments
-from ..._shared import (
-    GroupsRequest,
-    Message,
-    batch_groups_body,
-    checked,
-    client_access_token,
-    expect_status,
-    generate_token_arguments,
-    install_error_details,
-    list_connections_options,
-    member_page,
-    prepare_list_connections_request,
-    send_request,
-    token_response,
-    untraced,
-)
+from ..._custom.paging import ListConnectionsPages
+from ..._custom.send_memo import SendArguments, SendMemo, SendOperation, send_operations
+from ..._custom.tracing import trace_generated_operations, traced_as, traced_async, untraced
+from ..._operations._operations import build_web_pub_sub_service_list_connections_request
+from ..._operations._patch import SEND_BUILDERS
 from . import _operations as _generated
 from ._operations import _WebPubSubServiceClientOperationsMixin as _GeneratedOperationsMixin
 
 __all__ = ["_WebPubSubServiceClientOperationsMixin"]
 
+_SEND = send_operations(_GeneratedOperationsMixin, SEND_BUILDERS)
+
 
 class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
     """The operations of :class:`~azure.messaging.webpubsubservice.aio.WebPubSubServiceClient`."""
 
-    async def _send(self, operation: str, body: Any, rest: Dict[str, Any], **targets: Any) -> None:
+    _send_memo: SendMemo
+
+    async def _send(self, operation: SendOperation, call: SendArguments, **targets: Any) -> None:
         """Run one ``send_to_*``: from the memoised request when it applies, otherwise the generated operation.
 
-        :param str operation: The operation's name, e.g. ``send_to_all``.
-        :param body: The encoded message.
-        :type body: bytes or IO[bytes]
-        :param rest: The remaining call options (content type, TTL, azure-core options).
-        :type rest: dict[str, Any]
+        :param operation: The generated operation and request builder.
+        :type operation: ~azure.messaging.webpubsubservice._custom.send_memo.SendOperation
+        :param call: The prepared call.
+        :type call: ~azure.messaging.webpubsubservice._custom.send_memo.SendArguments
         """
-        builder = getattr(_builders, f"build_web_pub_sub_service_{operation}_request")
-        prepared = send_request(self, builder, body, rest, **targets)
-        if prepared is not None:
-            request, run_options = prepared
-            return expect_status(await self._client._pipeline.run(request, stream=False, **run_options), 202)
-        generated: Callable[..., Awaitable[None]] = untraced(getattr(_GeneratedOperationsMixin, operation))
-        return await generated(self, message=body, **targets, **rest)
+        request = self._send_memo.request(self, operation.builder, call, targets) if call.memoisable else None
+        if request is None:
+            generated: Callable[..., Awaitable[None]] = operation.generated  # None, or what a ``cls`` hook returns
+            return await generated(self, message=call.body, **targets, **call.generated_kwargs())
+        expect_status(await self._client._pipeline.run(request, stream=False, **call.options), 202)
+        return None
 
-    @distributed_trace_async
+    @traced_async
     async def send_to_all(
         self,
         message: Message,
         *,
-        excluded: Optional[List[str]] = None,
+        excluded: Optional[Sequence[str]] = None,
         filter: Optional[str] = None,
         content_type: Optional[str] = None,
         message_ttl_seconds: Optional[int] = None,
@@ -82,9 +75,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :param message: The message. Without ``content_type``: a dict, list, number, bool or None is sent as
             ``application/json``, a str (or text stream) as ``text/plain`` (UTF-8), and bytes, bytearray, memoryview
             or a binary stream as ``application/octet-stream``.
-        :type message: dict or list or str or bytes or IO
+        :type message: dict or list or tuple or str or bytes or bytearray or memoryview or IO
         :keyword excluded: Connection ids that do not receive the message.
-        :paramtype excluded: list[str] or None
+        :paramtype excluded: list[str] or tuple[str, ...] or str or None
         :keyword filter: An OData filter the receiving connections must match; see
             :func:`~azure.messaging.webpubsubservice.odata` to build one with quoted values.
         :paramtype filter: str or None
@@ -98,10 +91,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send("send_to_all", body, rest, excluded=excluded, filter=filter)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        return await self._send(_SEND["send_to_all"], call, excluded=id_list(excluded), filter=filter)
 
-    @distributed_trace_async
+    @traced_async
     async def send_to_user(
         self,
         user_id: str,
@@ -116,7 +109,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
 
         :param str user_id: The user id.
         :param message: The message; see :meth:`send_to_all` for how its type selects the Content-Type.
-        :type message: dict or list or str or bytes or IO
+        :type message: dict or list or tuple or str or bytes or bytearray or memoryview or IO
         :keyword filter: An OData filter the receiving connections must match.
         :paramtype filter: str or None
         :keyword content_type: The content type, or None to choose it from the message.
@@ -128,16 +121,16 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send("send_to_user", body, rest, user_id=user_id, filter=filter)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        return await self._send(_SEND["send_to_user"], call, user_id=path_segment("user_id", user_id), filter=filter)
 
-    @distributed_trace_async
+    @traced_async
     async def send_to_group(
         self,
         group: str,
         message: Message,
         *,
-        excluded: Optional[List[str]] = None,
+        excluded: Optional[Sequence[str]] = None,
         filter: Optional[str] = None,
         content_type: Optional[str] = None,
         message_ttl_seconds: Optional[int] = None,
@@ -147,9 +140,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
 
         :param str group: The group.
         :param message: The message; see :meth:`send_to_all` for how its type selects the Content-Type.
-        :type message: dict or list or str or bytes or IO
+        :type message: dict or list or tuple or str or bytes or bytearray or memoryview or IO
         :keyword excluded: Connection ids that do not receive the message.
-        :paramtype excluded: list[str] or None
+        :paramtype excluded: list[str] or tuple[str, ...] or str or None
         :keyword filter: An OData filter the receiving connections must match.
         :paramtype filter: str or None
         :keyword content_type: The content type, or None to choose it from the message.
@@ -161,10 +154,11 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send("send_to_group", body, rest, group=group, excluded=excluded, filter=filter)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        group = path_segment("group", group)
+        return await self._send(_SEND["send_to_group"], call, group=group, excluded=id_list(excluded), filter=filter)
 
-    @distributed_trace_async
+    @traced_async
     async def send_to_connection(
         self,
         connection_id: str,
@@ -178,7 +172,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
 
         :param str connection_id: The connection id.
         :param message: The message; see :meth:`send_to_all` for how its type selects the Content-Type.
-        :type message: dict or list or str or bytes or IO
+        :type message: dict or list or tuple or str or bytes or bytearray or memoryview or IO
         :keyword content_type: The content type, or None to choose it from the message.
         :paramtype content_type: str or None
         :keyword message_ttl_seconds: Seconds (0-300) a message may wait for a slow connection; 0 means no expiry.
@@ -188,10 +182,11 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :raises ValueError: If the content type is not supported or does not fit the message.
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects the request.
         """
-        body, rest = send_arguments(message, content_type, message_ttl_seconds, kwargs)
-        return await self._send("send_to_connection", body, rest, connection_id=connection_id)
+        call = SendArguments.prepare(message, content_type, message_ttl_seconds, kwargs)
+        connection_id = path_segment("connection_id", connection_id)
+        return await self._send(_SEND["send_to_connection"], call, connection_id=connection_id)
 
-    @distributed_trace_async
+    @traced_async
     async def add_connections_to_groups(  # type: ignore[override]
         self,
         groups: Optional[GroupsRequest] = None,
@@ -216,7 +211,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         body = batch_groups_body(groups, filter, kwargs, "groups_to_add", "add_connections_to_groups")
         return await untraced(_GeneratedOperationsMixin.add_connections_to_groups)(self, body, **kwargs)
 
-    @distributed_trace_async
+    @traced_async
     async def remove_connections_from_groups(  # type: ignore[override]
         self,
         groups: Optional[GroupsRequest] = None,
@@ -235,7 +230,7 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         body = batch_groups_body(groups, filter, kwargs, "groups_to_remove", "remove_connections_from_groups")
         return await untraced(_GeneratedOperationsMixin.remove_connections_from_groups)(self, body, **kwargs)
 
-    @distributed_trace_async
+    @traced_async
     async def check_permission(
         self,
         permission: Union[str, WebPubSubPermission],
@@ -255,7 +250,8 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: bool
         :raises ~azure.core.exceptions.HttpResponseError: If the service answers with an error other than 404.
         """
-        return await self.has_permission(permission, connection_id, target_name=target_name, **kwargs)
+        has_permission = untraced(type(self).has_permission)  # the span is this method's
+        return await has_permission(self, permission, connection_id, target_name=target_name, **kwargs)
 
     def list_connections(  # type: ignore[override]
         self, group: str, *, top: Optional[int] = None, **kwargs: Any
@@ -273,16 +269,24 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: ~azure.core.async_paging.AsyncItemPaged[~azure.messaging.webpubsubservice.GroupMember]
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects a page request.
         """
-        options, error_map, cls = list_connections_options(top, kwargs)
+        return self._list_connections("list_connections", group, top, kwargs)
 
+    def _list_connections(
+        self, method: str, group: str, top: Optional[int], kwargs: Dict[str, Any]
+    ) -> AsyncItemPaged[GroupMember]:
+        pages = ListConnectionsPages(
+            self, build_web_pub_sub_service_list_connections_request, path_segment("group", group), top, kwargs
+        )
+
+        @traced_as(method, asynchronous=True)  # each page request is traced; creating the pager does no IO
         async def get_next(next_link: Optional[str] = None) -> PipelineResponse[HttpRequest, AsyncHttpResponse]:
-            request = prepare_list_connections_request(self, group, options, next_link)
-            return checked(await self._client._pipeline.run(request, stream=False, **kwargs), error_map)
+            request = pages.request(next_link)
+            return pages.checked(await self._client._pipeline.run(request, stream=False, **pages.run_options))
 
         async def extract_data(
             pipeline_response: PipelineResponse[HttpRequest, AsyncHttpResponse],
         ) -> Tuple[Optional[str], AsyncIterator[Any]]:
-            next_link, items = member_page(pipeline_response, cls)
+            next_link, items = pages.page(pipeline_response)
             return next_link, AsyncList(items)
 
         return AsyncItemPaged(get_next, extract_data)
@@ -299,17 +303,17 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :rtype: ~azure.core.async_paging.AsyncItemPaged[~azure.messaging.webpubsubservice.GroupMember]
         :raises ~azure.core.exceptions.HttpResponseError: If the service rejects a page request.
         """
-        return self.list_connections(group, top=top, **kwargs)
+        return self._list_connections("list_connections_in_group", group, top, kwargs)
 
-    @distributed_trace_async
+    @traced_async
     async def get_client_access_token(
         self,
         *,
         user_id: Optional[str] = None,
-        roles: Optional[List[str]] = None,
+        roles: Optional[Sequence[str]] = None,
         minutes_to_expire: int = 60,
-        jwt_headers: Optional[Dict[str, Any]] = None,
-        groups: Optional[List[str]] = None,
+        jwt_headers: Optional[Mapping[str, Any]] = None,
+        groups: Optional[Sequence[str]] = None,
         client_protocol: Optional[Union[str, WebPubSubClientProtocol]] = "Default",
         **kwargs: Any,
     ) -> Dict[str, str]:
@@ -321,12 +325,12 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :keyword user_id: The user id of the client.
         :paramtype user_id: str or None
         :keyword roles: Roles of the client, such as ``webpubsub.sendToGroup.<group>``.
-        :paramtype roles: list[str] or None
+        :paramtype roles: list[str] or tuple[str, ...] or None
         :keyword int minutes_to_expire: The token lifetime in minutes. Default 60.
         :keyword jwt_headers: Extra JWT header fields such as ``kid`` (key credential only; ignored otherwise).
         :paramtype jwt_headers: dict[str, any] or None
         :keyword groups: Groups the client joins when it connects.
-        :paramtype groups: list[str] or None
+        :paramtype groups: list[str] or tuple[str, ...] or None
         :keyword client_protocol: ``"Default"``, ``"MQTT"`` or ``"SocketIO"`` (any letter case; None means
             Default). It selects the client endpoint path.
         :paramtype client_protocol: str or ~azure.messaging.webpubsubservice.models.WebPubSubClientProtocol
@@ -344,17 +348,17 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
             await untraced(_GeneratedOperationsMixin.get_client_access_token)(self, **plan.arguments, **kwargs)
         )
 
-    @distributed_trace_async
+    @traced_async
     async def generate_client_token(
         self,
         *,
         user_id: Optional[str] = None,
-        role: Optional[List[str]] = None,
+        role: Optional[Sequence[str]] = None,
         minutes_to_expire: Optional[int] = 60,
-        group: Optional[List[str]] = None,
+        group: Optional[Sequence[str]] = None,
         client_type: Optional[Union[str, WebPubSubClientType]] = WebPubSubClientType.DEFAULT,
-        roles: Optional[List[str]] = None,
-        groups: Optional[List[str]] = None,
+        roles: Optional[Sequence[str]] = None,
+        groups: Optional[Sequence[str]] = None,
         **kwargs: Any,
     ) -> ClientTokenResponse:
         """Ask the service to mint a client access token (``POST :generateToken``), whatever the credential.
@@ -364,10 +368,10 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         :keyword user_id: The user id the token carries.
         :paramtype user_id: str or None
         :keyword role: Roles the connection starts with; ``roles=`` is the same.
-        :paramtype role: list[str] or None
+        :paramtype role: list[str] or tuple[str, ...] or None
         :keyword int minutes_to_expire: The token lifetime in minutes. Default 60.
         :keyword group: Groups the connection joins when it connects; ``groups=`` is the same.
-        :paramtype group: list[str] or None
+        :paramtype group: list[str] or tuple[str, ...] or None
         :keyword client_type: ``"Default"`` or ``"MQTT"`` (any letter case; other values are sent as given).
         :paramtype client_type: str or ~azure.messaging.webpubsubservice.models.WebPubSubClientType or None
         :return: The token, as ``result.token`` or ``result["token"]``.
@@ -379,6 +383,9 @@ class _WebPubSubServiceClientOperationsMixin(_GeneratedOperationsMixin):
         result = await untraced(_GeneratedOperationsMixin.get_client_access_token)(self, **arguments, **kwargs)
         response: ClientTokenResponse = token_response(result, kwargs)
         return response
+
+
+trace_generated_operations(_WebPubSubServiceClientOperationsMixin, _GeneratedOperationsMixin, asynchronous=True)
 
 
 def patch_sdk() -> None:
