@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional
 
@@ -42,6 +42,7 @@ from ._common import (
     safe_ratio,
     status,
 )
+from .fanout import Point
 
 WINDOW = 2
 CONNECT_CONCURRENCY = 100
@@ -63,19 +64,6 @@ RESULT_KEYS = [
     "mqtt_emulator_rss_kib_per_connection",
     "mqtt_mosquitto_rss_kib_per_connection",
 ]
-
-
-@dataclass
-class MqttPoint:
-    broker: str
-    clients: int
-    messages: int
-    msgs_per_s: float = float("nan")
-    latency_p50_ms: float = float("nan")
-    latency_p99_ms: float = float("nan")
-    delivered_fraction: float = float("nan")
-    rss_kib_per_connection: float = float("nan")
-    notes: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -204,7 +192,7 @@ def mosquitto_process() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
                 proc.wait()
 
 
-async def _measure(broker: _Broker, n: int, messages: int, point: MqttPoint, publisher: List[_Client]) -> None:
+async def _measure(broker: _Broker, n: int, messages: int, point: Point, publisher: List[_Client]) -> None:
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -228,7 +216,7 @@ async def _measure(broker: _Broker, n: int, messages: int, point: MqttPoint, pub
             rss_before = rss_kib(broker.pid)
             clients = list(await asyncio.gather(*(connect_one(i, broker.subscribe) for i in range(1, n + 1))))
             await asyncio.sleep(SETTLE_SECONDS)
-            point.rss_kib_per_connection = (rss_kib(broker.pid) - rss_before) / n
+            point.rss_delta_kib_per_connection = (rss_kib(broker.pid) - rss_before) / n
             figures = await run.run(lambda seq: broker.broadcast(session, seq), messages, WINDOW, 10.0 + n / 200.0)
             point.msgs_per_s, point.latency_p50_ms, point.latency_p99_ms = figures[:3]
             point.delivered_fraction = figures.delivered_fraction
@@ -247,10 +235,10 @@ async def _measure(broker: _Broker, n: int, messages: int, point: MqttPoint, pub
             await asyncio.gather(*(close(c) for c in clients + publisher))
 
 
-def measure(kind: str, n: int, messages: int) -> MqttPoint:
+def measure(kind: str, n: int, messages: int) -> Point:
     """Start a fresh broker of ``kind`` ("emulator" or "mosquitto"), connect ``n`` clients, broadcast ``messages``."""
     raise_nofile(2 * n + 1024)
-    point = MqttPoint(kind, n, messages)
+    point = Point(kind, n, messages)
     publisher: List[_Client] = []
     if kind == "emulator":
         with emulator_process() as server:
@@ -276,14 +264,14 @@ def run(quick: bool) -> Dict[str, Any]:
         res[f"mqtt_{kind}_latency_p50_ms"] = p.latency_p50_ms
         res[f"mqtt_{kind}_latency_p99_ms"] = p.latency_p99_ms
         res[f"mqtt_{kind}_delivered_fraction"] = p.delivered_fraction
-        res[f"mqtt_{kind}_rss_kib_per_connection"] = p.rss_kib_per_connection
+        res[f"mqtt_{kind}_rss_kib_per_connection"] = p.rss_delta_kib_per_connection
     res["mqtt_throughput_ratio"] = safe_ratio(emu.msgs_per_s, ref.msgs_per_s)
     res["mqtt_latency_p99_ratio"] = safe_ratio(emu.latency_p99_ms, ref.latency_p99_ms)
     print_table(
         f"(f) broadcast to {n} MQTT clients at QoS 1: the emulator over REST, Mosquitto over an MQTT publisher",
         ["broker", "msgs/s", "p50 ms", "p99 ms", "delivered", "KiB/idle conn"],
         [
-            [k, p.msgs_per_s, p.latency_p50_ms, p.latency_p99_ms, p.delivered_fraction, p.rss_kib_per_connection]
+            [k, p.msgs_per_s, p.latency_p50_ms, p.latency_p99_ms, p.delivered_fraction, p.rss_delta_kib_per_connection]
             for k, p in (("emulator", emu), ("mosquitto", ref))
         ]
         + [["ratio", res["mqtt_throughput_ratio"], float("nan"), res["mqtt_latency_p99_ratio"]] + [float("nan")] * 2],

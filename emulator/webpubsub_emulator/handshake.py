@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 from multidict import MultiMapping
 
+from . import auth
 from .clients import ClientProtocol
 from .errors import BadRequest, NotFound, Unauthorized, UpstreamError
 from .json_clients import JSON
@@ -31,6 +32,7 @@ __all__ = [
     "Admission",
     "admit",
     "choose_subprotocol",
+    "client_claims",
     "hub_of",
     "kind_of",
     "offered_subprotocols",
@@ -96,6 +98,30 @@ def token_of(query_token: Optional[str], authorization: Optional[str]) -> str:
     if not token:
         raise Unauthorized("An access token is required (access_token query or bearer header).")
     return token
+
+
+def client_claims(
+    query_token: Optional[str],
+    authorization: Optional[str],
+    access_key: str,
+    *,
+    hub: str,
+    request_scheme: str,
+    host_header: Optional[str],
+    endpoint: str,
+    client_type: str = "Default",
+) -> dict[str, Any]:
+    """The verified claims of a client's access token (:func:`token_of`), its ``aud`` on the client type's endpoint."""
+    claims = auth.decode_token(token_of(query_token, authorization), access_key)
+    auth.check_client_audience(
+        claims,
+        hub=hub,
+        request_scheme=request_scheme,
+        host_header=host_header,
+        endpoint=endpoint,
+        client_type=client_type,
+    )
+    return claims
 
 
 def _as_list(value: Any) -> list[Any]:

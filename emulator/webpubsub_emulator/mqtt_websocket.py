@@ -22,7 +22,7 @@ from typing import Any, Optional, Sequence
 
 from aiohttp import WSMsgType, web
 
-from . import auth, handshake
+from . import handshake
 from .core import Core
 from .errors import BadRequest, EmulatorError, HttpAnswer, UpstreamError
 from .faults import FaultInjector
@@ -192,10 +192,10 @@ class MqttGateway:
             await self._refuse(ws, refusal)
             return None
         try:
-            token = handshake.token_of(request.query.get("access_token"), request.headers.get("Authorization"))
-            claims = auth.decode_token(token, self.access_key)
-            auth.check_client_audience(
-                claims,
+            claims = handshake.client_claims(
+                request.query.get("access_token"),
+                request.headers.get("Authorization"),
+                self.access_key,
                 hub=hub,
                 request_scheme=request.scheme,
                 host_header=request.headers.get("Host"),

@@ -466,7 +466,11 @@ def test_ttl_becomes_message_expiry_and_drops_queued_copies(
     time.sleep(1.3)  # let the 1 s TTL pass while the session is offline
     back = paho_clients(broker, client_id, version=5, clean=False, session_expiry=60)
     assert back.connect()[1] is True
-    assert back.message().payload == b"stays"
+    message = back.message()
+    if message.dup:  # "ttl" again: the drop came before the emulator read its PUBACK, so it was still in flight
+        assert message.payload == b"ttl"
+        message = back.message()
+    assert message.payload == b"stays"
     back.no_message()
 
 
