@@ -29,11 +29,13 @@ def rest_token(url: str, key: str = ACCESS_KEY, ttl: int = 60) -> str:
     return jwt.encode({"aud": url, "exp": int(time.time()) + ttl}, key, algorithm="HS256")
 
 
-def client_token(endpoint: str, hub: str = HUB, key: str = ACCESS_KEY, minutes: int = 60) -> str:
-    """A WebSocket client access token for ``hub`` on ``endpoint`` (http form)."""
+def client_token(
+    endpoint: str, hub: str = HUB, key: str = ACCESS_KEY, minutes: int = 60, path: str = "/client/hubs/"
+) -> str:
+    """A client access token for ``hub`` on ``endpoint`` (http form); MQTT clients: ``path="/clients/mqtt/hubs/"``."""
     now = int(time.time())
     return jwt.encode(
-        {"aud": f"{endpoint.lower()}/client/hubs/{hub}", "iat": now, "exp": now + minutes * 60},
+        {"aud": f"{endpoint.lower()}{path}{hub}", "iat": now, "exp": now + minutes * 60},
         key,
         algorithm="HS256",
     )

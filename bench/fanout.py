@@ -61,9 +61,9 @@ class _Target:
     broadcast: Callable[[aiohttp.ClientSession, int], Awaitable[None]]
 
 
-def _emulator_target(server: ServerProcess) -> _Target:
-    url = f"{server.endpoint}/api/hubs/{HUB}/:send?api-version={API_VERSION}"
-    ws = client_ws_url(server.endpoint)
+def rest_broadcast(endpoint: str) -> Callable[[aiohttp.ClientSession, int], Awaitable[None]]:
+    """The emulator's broadcast: ``POST /api/hubs/bench/:send`` with the sequence number as text, signed afresh."""
+    url = f"{endpoint}/api/hubs/{HUB}/:send?api-version={API_VERSION}"
 
     async def broadcast(session: aiohttp.ClientSession, seq: int) -> None:
         headers = {"Authorization": "Bearer " + rest_token(url), "Content-Type": "text/plain"}
@@ -72,7 +72,12 @@ def _emulator_target(server: ServerProcess) -> _Target:
             if response.status != 202:
                 raise RuntimeError(f"emulator :send answered {response.status}")
 
-    return _Target(lambda: ws, broadcast)
+    return broadcast
+
+
+def _emulator_target(server: ServerProcess) -> _Target:
+    ws = client_ws_url(server.endpoint)
+    return _Target(lambda: ws, rest_broadcast(server.endpoint))
 
 
 def _raw_target(server: ServerProcess) -> _Target:

@@ -27,22 +27,19 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional
 
 import aiohttp
-import jwt
 
 from ._common import (
-    ACCESS_KEY,
-    API_VERSION,
     HUB,
     Broadcasts,
+    client_token,
     emulator_process,
     print_table,
     raise_nofile,
-    rest_token,
     rss_kib,
     safe_ratio,
     status,
 )
-from .fanout import Point
+from .fanout import Point, rest_broadcast
 
 WINDOW = 2
 CONNECT_CONCURRENCY = 100
@@ -124,22 +121,9 @@ class _Client:
 
 def _emulator_broker(endpoint: str, pid: int) -> _Broker:
     base = endpoint.replace("http://", "ws://", 1)
-    now = int(time.time())
-    token = jwt.encode(
-        {"aud": f"{endpoint.lower()}/clients/mqtt/hubs/{HUB}", "iat": now, "exp": now + 3600},
-        ACCESS_KEY,
-        algorithm="HS256",
-    )
-    url = f"{endpoint}/api/hubs/{HUB}/:send?api-version={API_VERSION}"
-
-    async def broadcast(session: aiohttp.ClientSession, seq: int) -> None:
-        headers = {"Authorization": "Bearer " + rest_token(url), "Content-Type": "text/plain"}
-        async with session.post(url, data=str(seq).encode(), headers=headers) as response:
-            await response.read()
-            if response.status != 202:
-                raise RuntimeError(f"emulator :send answered {response.status}")
-
-    return _Broker("emulator", pid, lambda _n: f"{base}/clients/mqtt/hubs/{HUB}?access_token={token}", False, broadcast)
+    token = client_token(endpoint, path="/clients/mqtt/hubs/")
+    url = f"{base}/clients/mqtt/hubs/{HUB}?access_token={token}"
+    return _Broker("emulator", pid, lambda _n: url, False, rest_broadcast(endpoint))
 
 
 def _mosquitto_broker(port: int, pid: int, publisher: List[_Client]) -> _Broker:
