@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOG    := $(VENV)/install.log
 # Node packages the MQTT tests run as oracles (npm ci from the committed lock file; nothing fetched at test time).
 NODE_STAMP := tests/mqtt/node/node_modules/.package-lock.json
 
@@ -12,21 +13,26 @@ NODE_STAMP := tests/mqtt/node/node_modules/.package-lock.json
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 
-.PHONY: help venv mosquitto demo chat chromium test lint typecheck pytest generate check-generated bench clean
+.PHONY: help venv mosquitto demo chat chromium test lint typecheck pytest test-matrix docs generate check-generated bench clean
 
 help:
 	@echo "make demo            set up and run samples/quickstart.py against a local emulator"
 	@echo "make chat            run the chat sample (app + local emulator) and print the URL to open"
-	@echo "make test            set up and run ruff, mypy and pytest (browser tests included)"
+	@echo "make test            set up and run ruff, mypy and pytest on the .venv's Python (browser tests included)"
+	@echo "make test-matrix     the suite on every other supported Python, and with the lowest allowed dependencies"
+	@echo "make docs            build the API reference with Sphinx into build/docs (warnings are errors)"
 	@echo "make generate        regenerate the SDK from swagger/ with the pinned AutoRest toolchain"
 	@echo "make check-generated fail if the generated code differs from what swagger/ produces"
 	@echo "make bench           run the benchmarks (not part of make test)"
 
-$(STAMP): setup.py emulator/pyproject.toml requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e . -e ./emulator
-	touch $@
+# The set-up prints nothing unless it fails (then the end of its log): the first thing `make demo` shows is the demo.
+$(STAMP): pyproject.toml emulator/pyproject.toml requirements-dev.txt
+	@rm -f $@
+	@$(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/python -m pip install --upgrade pip \
+	   && $(BIN)/python -m pip install -r requirements-dev.txt -e . -e ./emulator; } > $(LOG) 2>&1 \
+	 || { tail -n 40 $(LOG); echo "make: setting up $(VENV) failed; the whole log is $(LOG)" >&2; exit 1; }
+	@touch $@
 
 $(NODE_STAMP): tests/mqtt/node/package.json tests/mqtt/node/package-lock.json
 	cd tests/mqtt/node && npm ci --no-audit --no-fund
@@ -42,7 +48,7 @@ mosquitto:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; }
 
 demo: $(STAMP)
-	$(BIN)/python samples/quickstart.py
+	@$(BIN)/python samples/quickstart.py
 
 chat: $(STAMP)
 	$(BIN)/python samples/chat/run.py
@@ -68,6 +74,14 @@ typecheck: $(STAMP)
 pytest: $(STAMP) $(NODE_STAMP) chromium mosquitto
 	$(BIN)/pytest
 
+test-matrix: $(STAMP) $(NODE_STAMP) chromium mosquitto
+	$(BIN)/python .ci/matrix.py
+
+docs: $(STAMP)
+	@test -x $(BIN)/sphinx-build || { echo "make docs: Sphinx needs Python 3.11+ in $(VENV) (make clean; make PYTHON=python3.11 docs)" >&2; exit 1; }
+	$(BIN)/sphinx-build --fail-on-warning --keep-going --nitpicky --fresh-env --quiet -b html docs/api build/docs
+	@echo "API reference: build/docs/index.html"
+
 generate:
 	bash generator/generate.sh
 
@@ -78,4 +92,4 @@ bench: $(STAMP) mosquitto
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) generator/node_modules tests/mqtt/node/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .matrix build generator/node_modules tests/mqtt/node/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -85,7 +85,7 @@ class FaultPlan:
 
     @classmethod
     def parse(cls, text: str) -> FaultPlan:
-        """Parse the ``--faults`` syntax; see :func:`parse_faults`."""
+        """Parse the ``--faults`` syntax; the same as ``parse_faults``."""
         return parse_faults(text)
 
 

@@ -51,6 +51,8 @@ _PACK_LEN2 = struct.Struct("!BBH").pack
 _PACK_LEN3 = struct.Struct("!BBQ").pack
 #: the protocol's write-pause flag: public from aiohttp 3.9.x on, the same private slot before
 _PAUSED = "writing_paused" if hasattr(BaseProtocol, "writing_paused") else "_paused"
+#: The protocol's private drain waiter (looked up by name, so a test can hide it from the emulator alone).
+_DRAIN_HELPER = "_drain_helper"
 _CLOSING = SessionState.CLOSING
 
 
@@ -205,7 +207,7 @@ class FrameWriter:
     async def _drained(self) -> None:
         """Wait until the socket takes data again (aiohttp's own flow control, as its WebSocket writer uses)."""
         protocol = self.protocol
-        drain = getattr(protocol, "_drain_helper", None)
+        drain = getattr(protocol, _DRAIN_HELPER, None)
         if drain is not None:
             await drain()
             return

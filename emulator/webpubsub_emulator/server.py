@@ -101,6 +101,7 @@ class Emulator:
             handlers = [EventHandler(value)] if isinstance(value, str) else list(value)
             self.event_handlers.setdefault(hub.lower(), []).extend(handlers)
         self._requested_port = port
+        #: The port it listens on: the one asked for, or once started the free one ``port=0`` picked.
         self.port = port
         #: what the emulator does, for observers (see :mod:`webpubsub_emulator.trace`)
         self.trace = Trace()

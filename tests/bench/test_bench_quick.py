@@ -125,6 +125,10 @@ def test_bench_quick_writes_every_figure(tmp_path: Path) -> None:
     missing = [k for k in [*SCALAR_KEYS, "curve_connections_count", *CURVE_KEYS] if k not in results]
     assert not missing, f"results.json lacks {missing}"
     for key in SCALAR_KEYS:
+        if key == "scale_rss_ratio" and results["scale_raw_rss_kib_per_connection"] == 0:
+            # undefined when the raw baseline grew no measurable RSS (seen at --quick scale on Python 3.12 and 3.13)
+            assert results[key] is None, f"{key} = {results[key]!r}\n{log}"
+            continue
         assert _is_number(results[key]), f"{key} = {results[key]!r}\n{log}"
         if key not in MAY_BE_NONPOSITIVE:
             assert results[key] > 0, f"{key} = {results[key]!r}\n{log}"

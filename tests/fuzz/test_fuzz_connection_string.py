@@ -76,7 +76,7 @@ def _try(cls: Any, conn_str: str, secret: str) -> None:
     try:
         client = cls.from_connection_string(conn_str, hub="hub")
     except ValueError as exc:
-        rendered = "".join(traceback.format_exception(exc))
+        rendered = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         assert secret not in rendered, f"the access key leaks through {type(exc).__name__}"
         assert secret not in repr(exc.args)
         return

@@ -419,7 +419,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = str(Path(__file__).parent)
     for item in items:
         if str(item.path).startswith(here):
-            item.add_marker(pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"))
+            item.add_marker(pytest.mark.filterwarnings("ignore:The HMAC key is"))
 
 
 @pytest.fixture(params=["sync", "aio"])

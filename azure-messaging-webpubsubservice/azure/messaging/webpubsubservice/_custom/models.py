@@ -236,7 +236,7 @@ class _Model(MutableMapping[str, Any]):
         """Return the JSON object, with the wire names as keys.
 
         :return: A deep copy of the JSON object.
-        :rtype: dict[str, any]
+        :rtype: dict[str, Any]
         """
         return copy.deepcopy(self._data)
 
