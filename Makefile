@@ -6,8 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOG    := $(VENV)/install.log
-# Node packages the MQTT tests run as oracles (npm ci from the committed lock file; nothing fetched at test time).
-NODE_STAMP := tests/mqtt/node/node_modules/.package-lock.json
+# Node packages the tests run: the MQTT oracles and the official JS Web PubSub packages (npm ci from each committed
+# lock file; nothing is fetched at test time).
+NODE_DIRS   := tests/mqtt/node tests/e2e/node
+NODE_STAMPS := $(NODE_DIRS:%=%/node_modules/.package-lock.json)
 
 # The browser tests drive this Chromium; `make chromium` installs Debian's when it is missing.
 CHROMIUM ?= /usr/bin/chromium
@@ -30,15 +32,15 @@ $(STAMP): pyproject.toml emulator/pyproject.toml requirements-dev.txt
 	@rm -f $@
 	@$(PYTHON) -m venv $(VENV)
 	@{ $(BIN)/python -m pip install --upgrade pip \
-	   && $(BIN)/python -m pip install -r requirements-dev.txt -e . -e ./emulator; } > $(LOG) 2>&1 \
+	   && $(BIN)/python -m pip install -r requirements-dev.txt -e . -e "./emulator[tls]"; } > $(LOG) 2>&1 \
 	 || { tail -n 40 $(LOG); echo "make: setting up $(VENV) failed; the whole log is $(LOG)" >&2; exit 1; }
 	@touch $@
 
-$(NODE_STAMP): tests/mqtt/node/package.json tests/mqtt/node/package-lock.json
-	cd tests/mqtt/node && npm ci --no-audit --no-fund
+%/node_modules/.package-lock.json: %/package.json %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund
 	touch $@
 
-venv: $(STAMP) $(NODE_STAMP)
+venv: $(STAMP) $(NODE_STAMPS)
 
 # Debian's Mosquitto: the reference broker of the MQTT tests and benchmarks (started by them on a free loopback port).
 # Installed only when missing (root, as on the developers' machines and in CI).
@@ -71,10 +73,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP) chromium mosquitto
+pytest: $(STAMP) $(NODE_STAMPS) chromium mosquitto
 	$(BIN)/pytest
 
-test-matrix: $(STAMP) $(NODE_STAMP) chromium mosquitto
+test-matrix: $(STAMP) $(NODE_STAMPS) chromium mosquitto
 	$(BIN)/python .ci/matrix.py
 
 docs: $(STAMP)
@@ -92,4 +94,4 @@ bench: $(STAMP) mosquitto
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .matrix build generator/node_modules tests/mqtt/node/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .matrix build generator/node_modules $(NODE_DIRS:%=%/node_modules) .pytest_cache .mypy_cache .ruff_cache

@@ -136,9 +136,12 @@ def _requirement_lines(path: Path) -> List[str]:
 
 
 def editables() -> List[str]:
-    """Both distributions, editable, the SDK with every extra it declares (so every extra's floor is installed)."""
-    extras = importlib.metadata.metadata(DISTRIBUTIONS[0]).get_all("Provides-Extra") or []
-    return ["-e", f".[{','.join(sorted(extras))}]" if extras else ".", "-e", "./emulator"]
+    """Both distributions, editable, each with every extra it declares (so every extra's floor is installed)."""
+    targets = []
+    for dist, path in zip(DISTRIBUTIONS, (".", "./emulator")):
+        extras = importlib.metadata.metadata(dist).get_all("Provides-Extra") or []
+        targets += ["-e", f"{path}[{','.join(sorted(extras))}]" if extras else path]
+    return targets
 
 
 def direct_floors() -> Dict[str, List[str]]:

@@ -60,6 +60,8 @@ RESULT_KEYS = [
     "aio_core_policies_requests_per_s",
     "aio_core_policies_throughput_ratio",
     "aio_vs_core_policies_ratio",
+    "rest_emulator_cpu_us_per_call",
+    "rest_emulator_cpu_us_per_call_fresh_tokens",
     # (c)
     "fanout_clients_count",
     "fanout_emulator_msgs_per_s",

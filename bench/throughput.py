@@ -11,6 +11,10 @@ client being measured. Every request is ``send_to_all`` of a short ``text/plain`
   two azure-core baselines doing the same work over the same ``AioHttpTransport``: a bare ``AsyncPipelineClient``
   with only a JWT policy, and one with the headers, user-agent, retry and JWT policies (what an Azure SDK client
   needs at the least). The SDK's goal is >= 0.9x the second: what remains is azure-core's own cost.
+* the emulator's own cost of one REST call: the CPU time (user + system, from ``/proc/<pid>/stat``) the emulator
+  process spends per ``http.client`` request, once with tokens as the SDKs send them (the same token for the same URL
+  within a second) and once with a distinct token on every call. CPU time, unlike a rate, hardly moves with the load
+  other processes put on the machine.
 
 Both SDK clients are also measured with azure-core's transport built with ``use_env_settings=False``: by default
 azure-core trusts the environment (proxy variables, netrc), which costs requests a proxy lookup per call and aiohttp
@@ -21,10 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import itertools
+import os
+import statistics
 import time
-from typing import Awaitable, Callable, Dict
+from typing import Awaitable, Callable, Dict, List, Optional
 
 import aiohttp
+import jwt
 import requests
 from azure.core import AsyncPipelineClient
 from azure.core.pipeline.policies import AsyncRetryPolicy, HeadersPolicy, UserAgentPolicy
@@ -69,6 +77,56 @@ async def _async_rate(fn: Callable[[], Awaitable[None]], count: int, concurrency
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return done / (time.perf_counter() - start)
+
+
+def _process_cpu_s(pid: int) -> Optional[float]:
+    """User + system CPU seconds of a process so far (None where /proc is not available)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _emulator_cpu(endpoint: str, pid: int, count: int, repeats: int) -> Dict[str, float]:
+    """Median emulator CPU microseconds per REST call: SDK-style tokens, and a fresh token every call."""
+    path = f"/api/hubs/{HUB}/:send?api-version={API_VERSION}"
+    url = endpoint + path
+    host, port = endpoint.split("://", 1)[1].rsplit(":", 1)
+    serial = itertools.count()
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+
+    def call(token: str) -> None:
+        conn.request("POST", path, body=BODY.encode(), headers={"Authorization": "Bearer " + token})
+        response = conn.getresponse()
+        response.read()
+        if response.status != 202:
+            raise RuntimeError(f"send answered {response.status}")
+
+    def fresh_token() -> str:  # a claim that differs every call: never the same token twice
+        return jwt.encode({"aud": url, "exp": int(time.time()) + 60, "n": next(serial)}, ACCESS_KEY, "HS256")
+
+    def per_call(make_token: Callable[[], str]) -> float:
+        for _ in range(min(20, count)):
+            call(make_token())
+        before = _process_cpu_s(pid)
+        for _ in range(count):
+            call(make_token())
+        after = _process_cpu_s(pid)
+        if before is None or after is None:
+            return float("nan")
+        return (after - before) / count * 1e6
+
+    sdk_style: List[float] = []
+    fresh: List[float] = []
+    try:
+        for _ in range(repeats):  # interleaved
+            sdk_style.append(per_call(lambda: rest_token(url)))
+            fresh.append(per_call(fresh_token))
+    finally:
+        conn.close()
+    return {"sdk_style": statistics.median(sdk_style), "fresh": statistics.median(fresh)}
 
 
 def _sync_pair(endpoint: str, count: int, repeats: int, max_seconds: float) -> Dict[str, float]:
@@ -199,6 +257,8 @@ def run(quick: bool) -> Dict[str, float]:
         status(f"throughput: emulator pid {emu.pid} at {emu.endpoint}")
         sync = _sync_pair(emu.endpoint, sync_count, repeats, max_seconds)
         aio = asyncio.run(_async_pair(emu.endpoint, aio_count, repeats, max_seconds))
+        # enough calls for the process clock (10 ms ticks) to resolve a per-call cost of ~100 us
+        cpu = _emulator_cpu(emu.endpoint, emu.pid, 300 if quick else 3000, 2 * repeats + 1)
     results = {
         "sync_sdk_requests_per_s": sync["sdk"],
         "sync_raw_requests_per_s": sync["raw"],
@@ -217,6 +277,8 @@ def run(quick: bool) -> Dict[str, float]:
         "aio_core_policies_requests_per_s": aio["core_policies"],
         "aio_core_policies_throughput_ratio": safe_ratio(aio["core_policies"], aio["raw"]),
         "aio_vs_core_policies_ratio": safe_ratio(aio["sdk"], aio["core_policies"]),
+        "rest_emulator_cpu_us_per_call": cpu["sdk_style"],
+        "rest_emulator_cpu_us_per_call_fresh_tokens": cpu["fresh"],
     }
     print_table(
         "(b) send_to_all throughput against the emulator over loopback (goal: ratio >= 0.8)",
@@ -247,5 +309,10 @@ def run(quick: bool) -> Dict[str, float]:
             ],
             ["sync vs requests.Session (goal >= 0.9)", sync["sdk"], sync["lib"], results["sync_vs_requests_lib_ratio"]],
         ],
+    )
+    print_table(
+        "(b) the emulator's CPU per REST call (http.client, keep-alive; median)",
+        ["tokens", "emulator CPU us/call"],
+        [["as the SDKs sign them", cpu["sdk_style"]], ["a fresh token every call", cpu["fresh"]]],
     )
     return results

@@ -22,6 +22,7 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import ssl
 import sys
 import threading
 from collections.abc import Iterator
@@ -76,11 +77,12 @@ class Target:
 
 
 @contextlib.contextmanager
-def service_target(default_hub: str, *, event_handler_url: Optional[str] = None) -> Iterator[Target]:
+def service_target(default_hub: str, *, event_handler: Any = None) -> Iterator[Target]:
     """Yield the service to talk to: ``WEBPUBSUB_CONNECTION_STRING`` if set, else a freshly started local emulator.
 
-    ``event_handler_url`` (a URL template with ``{event}``) becomes the hub's event handler on a started emulator; a
-    real service's event handlers are configured on the resource instead.
+    ``event_handler`` becomes the hub's event handler on a started emulator: a URL template with ``{event}``, or an
+    ASGI application, which the emulator then calls in-process at ``/eventhandler/{event}`` (no web server needed).
+    A real service's event handlers are configured on the resource instead.
     """
     connection_string = os.environ.get("WEBPUBSUB_CONNECTION_STRING")
     hub = os.environ.get("WEBPUBSUB_HUB") or default_hub
@@ -93,7 +95,7 @@ def service_target(default_hub: str, *, event_handler_url: Optional[str] = None)
         raise SampleError(
             "set WEBPUBSUB_CONNECTION_STRING, or install the local emulator: pip install ./emulator"
         ) from exc
-    handlers = {hub: event_handler_url} if event_handler_url else None
+    handlers = {hub: event_handler} if event_handler is not None else None
     with EmulatorThread(host="127.0.0.1", port=0, event_handlers=handlers) as emulator:  # port 0: any free port
         yield Target(emulator.connection_string, hub, emulator)
 
@@ -176,10 +178,13 @@ class WebSocketClient:
             frame = client.next_message()        # waits up to TIMEOUT seconds for the next data message
     """
 
-    def __init__(self, url: str, *, protocol: Optional[str] = RAW, name: str = "client") -> None:
+    def __init__(
+        self, url: str, *, protocol: Optional[str] = RAW, name: str = "client", cafile: Optional[str] = None
+    ) -> None:
         self.url = url
         self.protocol = protocol
         self.name = name
+        self.cafile = cafile  # a certificate to trust for wss:// (e.g. the emulator's self-signed one)
         self.connection_id: Optional[str] = None
         self.user_id: Optional[str] = None
         self.close_code: Optional[int] = None
@@ -249,7 +254,11 @@ class WebSocketClient:
         try:
             async with (
                 aiohttp.ClientSession() as session,
-                session.ws_connect(self.url, protocols=[self.protocol] if self.protocol else []) as ws,
+                session.ws_connect(
+                    self.url,
+                    protocols=[self.protocol] if self.protocol else [],
+                    ssl=ssl.create_default_context(cafile=self.cafile) if self.cafile else True,
+                ) as ws,
             ):
                 if self.protocol is not None and ws.protocol != self.protocol:
                     raise SampleError(f"the service did not accept the subprotocol {self.protocol!r}")

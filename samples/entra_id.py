@@ -1,14 +1,14 @@
 """Microsoft Entra ID: authenticate the server SDK with a TokenCredential instead of an access key.
 
-THIS NEEDS THE REAL SERVICE. Set WEBPUBSUB_ENDPOINT (e.g. https://<name>.webpubsub.azure.com) and sign in so that
+With WEBPUBSUB_ENDPOINT (e.g. https://<name>.webpubsub.azure.com) the sample talks to the real service: sign in so that
 azure-identity's DefaultAzureCredential finds an identity (`az login`, a managed identity, environment variables, ...)
-with the "Web PubSub Service Owner" role. Then the sample sends a message and mints a client URL: with a credential the
-SDK cannot sign client tokens itself, so it asks the service (POST .../:generateToken).
+with the "Web PubSub Service Owner" role. It sends a message and mints a client URL: with a credential the SDK cannot
+sign client tokens itself, so it asks the service (POST .../:generateToken).
 
-Without WEBPUBSUB_ENDPOINT the sample runs against the local emulator and shows what you can check offline: how the
-client is built, which scope it asks the credential for, and what happens to the bearer token. The emulator only
-accepts JWTs signed with its access key, so it rejects an Entra token with 401 (ClientAuthenticationError). Note also
-that azure-core refuses to send a bearer token over plain http unless the call passes enforce_https=False.
+Without WEBPUBSUB_ENDPOINT it runs the same code offline against the local emulator, started with TLS (a self-signed
+certificate it makes on the fly) and in its opt-in mode that accepts Entra tokens WITHOUT checking their signature
+(only their audience, https://webpubsub.azure.com, and lifetime): local testing only. A stand-in credential hands out
+an Entra-shaped token. azure-core sends bearer tokens only over https, which is why the emulator needs TLS here.
 
 Run:  .venv/bin/python samples/entra_id.py                      (offline, emulator)
       WEBPUBSUB_ENDPOINT=https://<name>.webpubsub.azure.com .venv/bin/python samples/entra_id.py   (real service)
@@ -18,27 +18,33 @@ import os
 import time
 from typing import Any, Optional
 
-from _common import check, run, service_target
+import jwt
+from _common import JSON, WebSocketClient, check, run
 from azure.core.credentials import AccessToken
-from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+from azure.core.exceptions import ServiceRequestError
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 
 class StandInCredential:
-    """A TokenCredential that hands out a fixed, made-up token and remembers the scopes it was asked for."""
+    """A TokenCredential handing out an Entra-shaped token (unsigned) and remembering the scopes it was asked for."""
 
     def __init__(self) -> None:
         self.scopes: list[str] = []
 
+    def _token(self) -> tuple[str, int]:
+        expires = int(time.time()) + 3600
+        claims = {"aud": "https://webpubsub.azure.com", "exp": expires, "oid": "stand-in-identity"}
+        return jwt.encode(claims, key=None, algorithm="none"), expires
+
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         self.scopes.extend(scopes)
-        return AccessToken("stand-in-entra-token", int(time.time()) + 3600)
+        return AccessToken(*self._token())
 
     def get_token_info(self, *scopes: str, options: Optional[dict] = None) -> Any:
         from azure.core.credentials import AccessTokenInfo
 
         self.scopes.extend(scopes)
-        return AccessTokenInfo("stand-in-entra-token", int(time.time()) + 3600)
+        return AccessTokenInfo(*self._token())
 
 
 def real_service(endpoint: str, hub: str) -> None:
@@ -52,39 +58,33 @@ def real_service(endpoint: str, hub: str) -> None:
 
 
 def emulator(hub: str) -> None:
-    with service_target(hub) as target:
-        print(f"No WEBPUBSUB_ENDPOINT: using {target.where} to show the mechanics (not a real Entra sign-in)")
+    from webpubsub_emulator import EmulatorThread
+
+    with EmulatorThread(tls_self_signed=True, accept_entra_tokens=True) as emu:
+        print(f"No WEBPUBSUB_ENDPOINT: a local emulator at {emu.endpoint}, accepting Entra tokens unverified")
+        print(f"its self-signed certificate (what the clients trust): {emu.tls_cert_file}")
         credential = StandInCredential()
-        # endpoint, hub, credential: the same constructor you use with DefaultAzureCredential().
-        with WebPubSubServiceClient(target.endpoint, target.hub, credential) as service:
+        plain = emu.endpoint.replace("https://", "http://", 1)
+        with WebPubSubServiceClient(plain, hub, credential) as insecure:
             try:
-                service.send_to_all("hello")
+                insecure.send_to_all("hello")
                 raise AssertionError("azure-core should refuse to send a bearer token over http")
             except ServiceRequestError as exc:
-                print("send_to_all over http            -> ServiceRequestError:", str(exc).splitlines()[0])
+                print("send_to_all over http  -> ServiceRequestError:", str(exc).splitlines()[0])
 
-            try:
-                service.send_to_all("hello", enforce_https=False)
-                print("send_to_all(enforce_https=False) -> accepted: this emulator accepts Entra tokens unverified")
-            except ClientAuthenticationError as exc:
-                print(
-                    f"send_to_all(enforce_https=False) -> ClientAuthenticationError ({exc.status_code}):",
-                    "the emulator accepts only access-key JWTs",
-                )
-            print("scope requested from the credential:", sorted(set(credential.scopes)))
-            check(
-                credential.scopes and set(credential.scopes) == {"https://webpubsub.azure.com/.default"},
-                f"unexpected scopes {credential.scopes}",
-            )
-
-            try:
-                service.get_client_access_token(user_id="entra-user", enforce_https=False)
-                print("get_client_access_token          -> the emulator minted a token via :generateToken")
-            except ClientAuthenticationError as exc:
-                print(
-                    f"get_client_access_token          -> ClientAuthenticationError ({exc.status_code}): with a"
-                    " credential the SDK calls :generateToken, which needs a token the service accepts"
-                )
+        # endpoint, hub, credential: the same constructor you use with DefaultAzureCredential().
+        with WebPubSubServiceClient(emu.endpoint, hub, credential, connection_verify=emu.tls_cert_file) as service:
+            token = service.get_client_access_token(user_id="entra-user", roles=["webpubsub.joinLeaveGroup"])
+            print("get_client_access_token -> minted by :generateToken:", token["baseUrl"] + "?access_token=<jwt>")
+            with WebSocketClient(token["url"], protocol=JSON, name="entra-user", cafile=emu.tls_cert_file) as client:
+                service.send_to_all({"hello": "from a TokenCredential"})
+                frame = client.expect_message({"hello": "from a TokenCredential"})
+                print(f"send_to_all over https -> accepted; {client.user_id} received {frame.describe()}")
+        print("scope requested from the credential:", sorted(set(credential.scopes)))
+        check(
+            credential.scopes and set(credential.scopes) == {"https://webpubsub.azure.com/.default"},
+            f"unexpected scopes {credential.scopes}",
+        )
         print("Entra ID sample done (offline part).")
 
 

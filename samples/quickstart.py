@@ -12,10 +12,11 @@ What happens, step by step:
 3. The SDK then sends messages, manages groups and permissions and closes a connection. After every step we *wait* for
    exactly the deliveries we expect (with a timeout). Each client's messages arrive in order, so a message that
    should not have arrived shows up as a mismatch at the next step, and the script fails with a clear message.
-4. The other half of the app: the demo's own event handler (``DemoEventHandler`` below, served as a WSGI app on a
-   local port and set as the emulator's event handler for the hub). It decides who connects (a ticket in the URL names
-   the user and the groups; a forged ticket is refused), answers a client's event, and broadcasts what the client
-   sent through the SDK. Against a real service these steps are skipped: its event handler is set on the resource.
+4. The other half of the app: the demo's own event handler (``DemoEventHandler`` below, an ASGI app that the emulator
+   calls in-process as the hub's event handler: no web server needed; in production you serve it like any app). It
+   decides who connects (a ticket in the URL names the user and the groups; a forged ticket is refused), answers a
+   client's event, and broadcasts what the client sent through the SDK. Against a real service these steps are
+   skipped: its event handler is set on the resource.
 5. Finally it prints a table of what each client received and exits 0.
 
 Run it:  make demo      (or: .venv/bin/python samples/quickstart.py)
@@ -37,9 +38,8 @@ from azure.messaging.webpubsubservice.eventhandler import (
     UserEventRequest,
     WebPubSubEventHandler,
 )
-from azure.messaging.webpubsubservice.eventhandler.wsgi import WebPubSubWSGIApp
+from azure.messaging.webpubsubservice.eventhandler.asgi import WebPubSubASGIApp
 from azure.messaging.webpubsubservice.models import WebPubSubPermission
-from event_handlers._servers import run_wsgi
 
 Cell = Union[Frame, str, None]
 rows: list[list[str]] = []
@@ -101,14 +101,11 @@ def main() -> None:
     local = not os.environ.get("WEBPUBSUB_CONNECTION_STRING")
     demo = DemoEventHandler(os.environ.get("WEBPUBSUB_HUB") or "quickstart") if local else None
     with contextlib.ExitStack() as stack:
-        handler_url = None
-        if demo is not None:
-            base_url = stack.enter_context(run_wsgi(WebPubSubWSGIApp(demo.handler)))
-            handler_url = f"{base_url}{demo.handler.path}/{{event}}"
-        target = stack.enter_context(service_target("quickstart", event_handler_url=handler_url))
+        app = WebPubSubASGIApp(demo.handler) if demo is not None else None  # answers under /eventhandler
+        target = stack.enter_context(service_target("quickstart", event_handler=app))
         print(f"Using {target.where}, hub {target.hub!r}")
-        if handler_url is not None:
-            print(f"Event handler (this script, a WSGI app): {handler_url}")
+        if app is not None:
+            print("Event handler: this script's ASGI app, called by the emulator in-process at /eventhandler/{event}")
 
         # -- 1. The server SDK client: one per hub. Create it once and reuse it; it keeps its HTTP connections open.
         with WebPubSubServiceClient.from_connection_string(target.connection_string, hub=target.hub) as service:

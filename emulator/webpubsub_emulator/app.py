@@ -13,6 +13,7 @@ from aiohttp import web
 
 from . import limits
 from .core import Core
+from .fanout_pump import FanOutPump
 from .faults import FaultInjector
 from .mqtt_websocket import MqttGateway
 from .rest import RestApi
@@ -41,9 +42,10 @@ def create_app(
     REST adapter applies it on its own route only: as an application middleware its frame would stay alive with every
     WebSocket connection, and the app would run aiohttp's middleware chain for each.
     """
-    rest = RestApi(core, access_key, endpoint, faults, core.trace)
-    gateway = WebSocketGateway(core, access_key, endpoint, upstream, faults, core.trace)
-    mqtt = MqttGateway(core, access_key, endpoint, upstream, faults, core.trace)
+    pump = FanOutPump(core)
+    rest = RestApi(core, access_key, endpoint, faults, core.trace, pump)
+    gateway = WebSocketGateway(core, access_key, endpoint, upstream, faults, core.trace, pump)
+    mqtt = MqttGateway(core, access_key, endpoint, upstream, faults, core.trace, pump)
     app = web.Application(client_max_size=limits.CLIENT_MAX_REQUEST_BYTES)
     app[CORE_KEY] = core
     app[REST_KEY] = rest

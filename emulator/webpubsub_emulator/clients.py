@@ -56,6 +56,9 @@ class ClientProtocol:
     #: the core hands fanned-out messages to :meth:`accept` instead of queuing them (the protocol keeps its own
     #: per-session queues and numbering: MQTT)
     takes_deliveries = False
+    #: the close code when the service ends the session on purpose (a REST close): 1000 ("normal"), or 1008 for
+    #: protocols whose clients would otherwise try to recover the session (they must not, and must report why)
+    deliberate_close_code = 1000
 
     def on_open(self, session: Session) -> None:
         """Set up the protocol's per-session state (:attr:`~.session.Session.kind_state`)."""

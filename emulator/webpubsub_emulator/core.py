@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Iterable, Optional, Union
+from itertools import islice
+from typing import Any, Callable, Collection, Iterable, Iterator, NamedTuple, Optional
 
 from . import limits
-from .errors import EmulatorError, Forbidden
+from .errors import BadRequest, EmulatorError, Forbidden
 from .odata import CompiledFilter
 from .outbox import CloseFrame, Control, Delivery, Outbox
 from .protocol import Payload
@@ -25,17 +27,29 @@ from .roles import JOIN_LEAVE_GROUP, SEND_TO_GROUP, PermissionState
 from .session import Session, SessionEvent, SessionKind, SessionState, Step
 from .trace import Trace
 
-__all__ = ["Core", "Hub"]
+__all__ = ["Core", "Hub", "TooManyGroups"]
 
 log = logging.getLogger(__name__)
 
-CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 
 _OPEN = SessionState.OPEN
 _HELD = SessionState.HELD
 #: the JSON form of a frame rendered for one session only (never read: its protocol renders the raw frame)
 _NO_MESSAGE: dict[str, object] = {}
+
+
+class _FanOut(NamedTuple):
+    """A parked fan-out: the message, the candidates still to look at, and what narrows them."""
+
+    delivery: Delivery
+    targets: Iterator[Session]
+    excluded: Collection[str]
+    filter: Optional[CompiledFilter]
+
+
+class TooManyGroups(BadRequest):
+    """Joining would put a connection in more groups than ``limits.MAX_GROUPS_PER_CONNECTION``."""
 
 
 @dataclass
@@ -77,6 +91,10 @@ class Core:
         self.hubs: dict[str, Hub] = {}
         #: called (synchronously) once when a session ends for good; ``close_reason`` tells why
         self.on_ended: Optional[Callable[[Session], None]] = None
+        #: the parked fan-outs, oldest first (see :meth:`deliver`)
+        self._backlog: deque[_FanOut] = deque()
+        #: called (synchronously) when a fan-out is parked and none was: the adapters then call :meth:`drain` soon
+        self.on_backlog: Optional[Callable[[], None]] = None
 
     # ------------------------------------------------------------------ hubs and lookups
     def hub(self, name: str) -> Hub:
@@ -185,6 +203,8 @@ class Core:
             self._detach(session)
         if step.new is _HELD:
             session.held_until = self.clock() + self.recovery_window
+            if session.outbox is not None and session.outbox.held:
+                session.outbox.release_held(float("inf"))  # no transport to wait for: they go first after a recovery
         trace = self.trace
         if trace.observers:
             trace.emit(
@@ -215,12 +235,16 @@ class Core:
             except Exception:
                 log.exception("on_ended callback failed for %s", session.connection_id)
 
-    def close(self, session: Session, *, code: int = CLOSE_NORMAL, reason: str = "", close_reason: str = "") -> None:
+    def close(self, session: Session, *, code: Optional[int] = None, reason: str = "", close_reason: str = "") -> None:
         """The service closes a session for good: it leaves the hub now; its protocol's farewell and the close follow.
 
         ``reason`` goes into the farewell (``disconnected``) and the upstream ``disconnected`` event, ``close_reason``
-        into the WebSocket close frame. A held session simply ends (it cannot be recovered any more).
+        into the WebSocket close frame; ``code`` defaults to the protocol's ``deliberate_close_code`` (1000, or 1008
+        for reliable clients, which must not try to recover). A held session simply ends (it cannot be recovered any
+        more).
         """
+        if code is None:
+            code = session.kind.deliberate_close_code
         if session.alive:
             session.kind.on_close(session, reason)  # a protocol's own last words (MQTT: DISCONNECT 0x98, the will)
         step = self._step(session, SessionEvent.CLOSE, reason)
@@ -228,6 +252,7 @@ class Core:
             outbox = self._outbox(session)
             farewell = session.kind.farewell(reason)
             if farewell is not None:
+                outbox.admit_control(farewell, limits.CONTROL_MAX_FRAMES, limits.CONTROL_MAX_BYTES)
                 outbox.queue.append(farewell)
             outbox.queue.append(CloseFrame(code, close_reason))
             self._wake(session)
@@ -246,13 +271,20 @@ class Core:
         """The close handshake of a closing session was written (or its transport given up)."""
         self._step(session, SessionEvent.CLOSED)
 
-    def resume(self, hub: str, connection_id: str, credential: str) -> Optional[Session]:
-        """Reattach a session by its reconnection pair; None when that is not possible.
+    def resume(
+        self, hub: str, connection_id: str, credential: str, offered: Optional[Collection[str]] = None
+    ) -> Optional[Session]:
+        """Reattach a session by its reconnection pair; None when that is not possible. A recovery keeps the session's
+        subprotocol: when ``offered`` (the subprotocols the client offers) does not hold it, the session is not
+        resumed (it stays held, for a recovery that does).
 
         The client protocol queues what must be sent again (a reliable client's unacked messages) before anything newer.
         """
         session = self.connection(hub, connection_id)
         if session is None or not session.kind.resumable or not session.kind.resume_allowed(session, credential):
+            return None
+        if offered is not None and session.subprotocol not in offered:
+            log.info("recovery of %s refused: it does not offer %s", session.connection_id, session.subprotocol)
             return None
         return session if self._step(session, SessionEvent.RESUME).allowed else None
 
@@ -273,10 +305,25 @@ class Core:
         return ended
 
     # ------------------------------------------------------------------ groups
+    @staticmethod
+    def check_room(session: Session, groups: Collection[str]) -> None:
+        """:class:`TooManyGroups` when joining ``groups`` would put the session in more than
+        ``limits.MAX_GROUPS_PER_CONNECTION`` groups."""
+        limit = limits.MAX_GROUPS_PER_CONNECTION
+        current = session.groups
+        if len(current) + len(groups) > limit and len(current) + sum(g not in current for g in groups) > limit:
+            raise TooManyGroups(
+                f"The connection {session.connection_id} would be in more than {limit} groups (a connection may join "
+                f"at most {limit})."
+            )
+
     def join_group(self, session: Session, group: str) -> None:
-        """Add a session to a group (a no-op when it is already a member)."""
+        """Add a session to a group (a no-op when it is already a member); :class:`TooManyGroups` when it is in
+        ``limits.MAX_GROUPS_PER_CONNECTION`` groups already."""
         if group in session.groups or not session.alive:
             return
+        if len(session.groups) >= limits.MAX_GROUPS_PER_CONNECTION:
+            self.check_room(session, (group,))
         h = self.hub(session.hub)
         h.join_counter += 1
         h.groups.setdefault(group, {})[session.connection_id] = h.join_counter
@@ -365,10 +412,16 @@ class Core:
         from_user_id: Optional[str] = None,
         ttl_seconds: Optional[int] = None,
         metadata: Optional[dict[str, str]] = None,
+        excluded: Collection[str] = (),
+        filter: Optional[CompiledFilter] = None,
     ) -> int:
-        """Queue a message for each target. ``group`` set means a group message (``from:"group"``).
+        """Queue a message for each target (narrowed by ``filter`` and ``excluded``, as :meth:`select` does).
+        ``group`` set means a group message (``from:"group"``).
 
-        Returns the number of sessions the message was queued for.
+        A fan-out to more than ``limits.WORK_SLICE`` candidates, or one that comes while another is under way, is
+        parked and carried out slice by slice (:meth:`drain`, called by the adapters between other work), so that no
+        single call holds the event loop long; every recipient still gets messages in the order they were delivered.
+        Returns the number of sessions the message was queued for now (a parked fan-out queues it later).
         """
         message: dict[str, object]
         if group is not None:
@@ -380,11 +433,48 @@ class Core:
         if metadata:
             message["metadata"] = dict(metadata)
         delivery = Delivery(message, payload.raw, payload.size, self.clock() + ttl_seconds if ttl_seconds else None)
+        if not self._backlog and isinstance(targets, (list, tuple)) and len(targets) <= limits.WORK_SLICE:
+            return self._fan_out(targets, delivery, excluded, filter)
+        self._backlog.append(_FanOut(delivery, iter(targets), excluded, filter))
+        if len(self._backlog) == 1 and self.on_backlog is not None:
+            self.on_backlog()
+        return 0
+
+    @property
+    def backlog(self) -> int:
+        """How many fan-outs are parked (0: none; see :meth:`deliver`)."""
+        return len(self._backlog)
+
+    def drain(self) -> bool:
+        """Carry out up to ``limits.WORK_SLICE`` candidates of the parked fan-outs, oldest first; True when some
+        remain (call again soon, after other work)."""
+        budget = limits.WORK_SLICE
+        backlog = self._backlog
+        while backlog and budget > 0:
+            fan = backlog[0]
+            chunk = list(islice(fan.targets, budget))
+            self._fan_out(chunk, fan.delivery, fan.excluded, fan.filter)
+            if len(chunk) < budget:  # its candidates ran out: done
+                backlog.popleft()
+            budget -= max(len(chunk), 1)
+        return bool(backlog)
+
+    def _fan_out(
+        self,
+        targets: Iterable[Session],
+        delivery: Delivery,
+        excluded: Collection[str],
+        filter: Optional[CompiledFilter],
+    ) -> int:
         size = delivery.size
         count = 0
         for session in targets:
             state = session.state
             if state is not _OPEN and state is not _HELD:
+                continue
+            if excluded and session.connection_id in excluded:
+                continue
+            if filter is not None and not filter.matches(session):
                 continue
             kind = session.kind
             if kind.takes_deliveries:  # the protocol queues and numbers messages per session itself (MQTT)
@@ -422,12 +512,46 @@ class Core:
         self._wake(session)
         return True
 
-    def send_control(self, session: Session, frame: Union[Control, CloseFrame]) -> None:
-        """Queue a control frame (ack, pong, system message) for an open session, or a close instruction (written
-        after everything queued before it)."""
+    def send_close(self, session: Session, code: int, reason: str = "") -> None:
+        """Queue a close instruction for an open session that lives on (written after everything queued before it;
+        the session's state is its protocol's business: an MQTT session may go offline, not end)."""
         if session.state is _OPEN:
+            self._outbox(session).queue.append(CloseFrame(code, reason))
+            self._wake(session)
+
+    def send_control(self, session: Session, frame: Control) -> None:
+        """Queue a control frame (ack, pong, system message) for an open session.
+
+        It counts toward the session's control limits (``limits.CONTROL_MAX_FRAMES`` / ``CONTROL_MAX_BYTES``) until
+        it is written: a session that would pass them is closed (``disconnected``, 1008), like a full message buffer.
+        """
+        if session.state is _OPEN and self._admit_control(session, frame):
             self._outbox(session).queue.append(frame)
             self._wake(session)
+
+    def hold_control(self, session: Session, frame: Control, due: float) -> bool:
+        """Queue a control frame to be written at clock time ``due`` (a delayed ack), counted from now on like
+        :meth:`send_control`. True when the caller must call :meth:`release_held` at ``due`` (nothing was held yet)."""
+        if session.state is not _OPEN or not self._admit_control(session, frame):
+            return False
+        return self._outbox(session).hold(frame, due)
+
+    def release_held(self, session: Session, now: float) -> Optional[float]:
+        """Queue the held control frames due by ``now``; the due time of the next one (None: none is held)."""
+        outbox = session.outbox
+        if outbox is None or not outbox.held or session.state is not _OPEN:
+            return None
+        queued = len(outbox.queue)
+        next_due = outbox.release_held(now)
+        if len(outbox.queue) > queued:
+            self._wake(session)
+        return next_due
+
+    def _admit_control(self, session: Session, frame: Control) -> bool:
+        if self._outbox(session).admit_control(frame, limits.CONTROL_MAX_FRAMES, limits.CONTROL_MAX_BYTES):
+            return True
+        self._overflow(session, "it does not read what the service sends", "Control frames not read")
+        return False
 
     # ------------------------------------------------------------------ outbound queues
     @staticmethod
@@ -446,11 +570,11 @@ class Core:
             except Exception:  # a broken adapter callback must not break routing
                 log.exception("wakeup callback failed for %s", session.connection_id)
 
-    def _overflow(self, session: Session) -> None:
-        log.warning("connection %s closed: its outbound buffer is full", session.connection_id)
+    def _overflow(
+        self, session: Session, why: str = "its message buffer is full", close_reason: str = "Message buffer full"
+    ) -> None:
+        """Close a session that passed one of its limits (``disconnected`` saying why, then 1008)."""
+        log.warning("connection %s closed: %s", session.connection_id, why)
         self.close(
-            session,
-            code=CLOSE_POLICY,
-            reason="The connection was closed because its message buffer is full.",
-            close_reason="Message buffer full",
+            session, code=CLOSE_POLICY, reason=f"The connection was closed because {why}.", close_reason=close_reason
         )

@@ -18,6 +18,7 @@ class                         status  code                       close
 :class:`Unauthorized`         401     ``Unauthorized``           1008
 :class:`Forbidden`            403     ``Forbidden``              1008
 :class:`NotFound`             404     ``NotFound``               1008
+:class:`RequestTimeout`       408     ``RequestTimeout``         1008
 :class:`PayloadTooLarge`      413     ``PayloadTooLarge``        1009
 :class:`UnsupportedMediaType` 415     ``UnsupportedMediaType``   1003
 :class:`TooManyRequests`      429     ``TooManyRequests``        1008
@@ -47,6 +48,7 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
+    "RequestTimeout",
     "ServiceUnavailable",
     "TooManyRequests",
     "Unauthorized",
@@ -135,6 +137,14 @@ class NotFound(EmulatorError):
 
     status = 404
     code = "NotFound"
+    close_code = 1008
+
+
+class RequestTimeout(EmulatorError):
+    """A request (its headers or its body) did not arrive in time."""
+
+    status = 408
+    code = "RequestTimeout"
     close_code = 1008
 
 

@@ -16,14 +16,14 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import NamedTuple, Optional, Union
 
+from . import limits
 from .errors import EmulatorError, ServiceUnavailable, TooManyRequests
 
 __all__ = ["FaultInjector", "FaultPlan", "RestFault", "RestRecord", "is_faultable", "parse_faults"]
 
-#: How many REST requests :attr:`FaultInjector.rest_log` keeps (the newest ones).
-REST_LOG_SIZE = 1000
+#: How many REST requests :attr:`FaultInjector.rest_log` keeps (the newest ones): ``limits.REST_LOG_SIZE``.
+REST_LOG_SIZE = limits.REST_LOG_SIZE
 _FAULT_STATUSES = (429, 503)
-_MAX_DELAY_SECONDS = 60.0
 
 
 def _rate(name: str, value: float) -> float:
@@ -65,8 +65,10 @@ class FaultPlan:
         if not 0 <= self.rest_retry_after <= 3600:
             raise ValueError("rest_retry_after must be between 0 and 3600 seconds")
         low, high = self.delay_range
-        if not 0.0 <= low <= high <= _MAX_DELAY_SECONDS:
-            raise ValueError(f"rest_delay must be between 0 and {_MAX_DELAY_SECONDS:g} seconds (low <= high)")
+        if not 0.0 <= low <= high <= limits.MAX_FAULT_DELAY_SECONDS:
+            raise ValueError(
+                f"rest_delay must be between 0 and {limits.MAX_FAULT_DELAY_SECONDS:g} seconds (low <= high)"
+            )
         if self.ws_drop_every < 0:
             raise ValueError("ws_drop_every must not be negative")
 
@@ -190,7 +192,7 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._plan = FaultPlan()
         self._random = random.Random()  # noqa: S311 - fault draws, not security
-        self._log: deque[RestRecord] = deque(maxlen=REST_LOG_SIZE)
+        self._log: deque[RestRecord] = deque(maxlen=limits.REST_LOG_SIZE)
         #: how many transports were cut (by ``ws_drop_every`` / ``ws_drop_rate``)
         self.drops = 0
         self.set_plan(plan or FaultPlan())

@@ -195,7 +195,10 @@ class FrameWriter:
         faults = self.ctx.faults
         if faults is None or not faults.should_drop(delivered):
             return False
-        log.info("connection %s: fault injected, transport dropped", self.session.connection_id)
+        trace = self.ctx.trace
+        if trace.observers:
+            effect = f"transport dropped after message {delivered}"
+            trace.emit("fault", self.session.hub, self.session.connection_id, fault="ws-drop", effect=effect)
         self.abort()
         return True
 

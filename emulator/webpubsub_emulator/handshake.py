@@ -12,12 +12,12 @@ class says the HTTP status (404 for another path, 400 for bad values, 401 for a 
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Optional, Sequence
 from urllib.parse import unquote
 
 from multidict import MultiMapping
 
-from . import auth
+from . import auth, limits
 from .clients import ClientProtocol
 from .errors import BadRequest, NotFound, Unauthorized, UpstreamError
 from .json_clients import JSON
@@ -26,7 +26,10 @@ from .raw_clients import RAW, SEND_EVENT, RawMode
 from .reliable_clients import RELIABLE
 from .roles import PermissionState, RoleError
 from .upstream_contract import ConnectOutcome
-from .validation import validate_group, validate_hub
+from .validation import ValidationError, validate_group, validate_hub, validate_user_id
+
+if TYPE_CHECKING:
+    from .exposure import ServerNames
 
 __all__ = [
     "Admission",
@@ -106,21 +109,12 @@ def client_claims(
     access_key: str,
     *,
     hub: str,
-    request_scheme: str,
-    host_header: Optional[str],
-    endpoint: str,
+    names: ServerNames,
     client_type: str = "Default",
 ) -> dict[str, Any]:
     """The verified claims of a client's access token (:func:`token_of`), its ``aud`` on the client type's endpoint."""
     claims = auth.decode_token(token_of(query_token, authorization), access_key)
-    auth.check_client_audience(
-        claims,
-        hub=hub,
-        request_scheme=request_scheme,
-        host_header=host_header,
-        endpoint=endpoint,
-        client_type=client_type,
-    )
+    auth.check_client_audience(claims, hub=hub, names=names, client_type=client_type)
     return claims
 
 
@@ -150,12 +144,19 @@ def admit(hub: str, claims: dict[str, Any], subprotocol: Optional[str]) -> Admis
     if len(subs) > 1:
         raise Unauthorized("The access token carries more than one 'sub' claim.")
     user_id = None if not subs or subs[0] is None else str(subs[0])
+    if user_id:
+        try:
+            validate_user_id(user_id, what="user id in the access token's 'sub' claim")
+        except ValidationError as exc:
+            raise BadRequest(exc.message) from None
     roles = [r for r in _as_list(claims.get("role")) if isinstance(r, str)]
     groups: list[str] = []
     for group in _as_list(claims.get("webpubsub.group")) + _as_list(claims.get("group")):
         if not isinstance(group, str):
             raise BadRequest("The token's group claim must hold strings.")
         groups.append(validate_group(group))
+    if len(set(groups)) > limits.MAX_GROUPS_PER_CONNECTION:
+        raise BadRequest(f"The access token names more than {limits.MAX_GROUPS_PER_CONNECTION} groups.")
     try:
         permissions = PermissionState(roles)
     except RoleError as exc:

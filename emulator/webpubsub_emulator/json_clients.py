@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Optional, Union
 
+from . import limits
 from .clients import ClientContext, ClientProtocol, FrameOutcome, answer_ok
 from .errors import BadRequest, EmulatorError, UpstreamError
 from .limits import check_frame_size
@@ -52,16 +53,20 @@ _EVENT_FAILED = "The upstream event handler failed."
 
 
 def settle(session: Session, ack_id: Optional[int], error: Optional[EmulatorError] = None) -> Optional[str]:
-    """Record a request's outcome (a success marks its ackId processed) and return its ack frame.
+    """Record a request's outcome (a success marks its ackId processed: the newest ``limits.MAX_REMEMBERED_ACK_IDS``
+    are remembered) and return its ack frame.
 
     None when the request carried no ackId (fire-and-forget: errors are never reported).
     """
     if ack_id is None:
         return None
     if error is None:
-        if session.processed_ack_ids is None:
-            session.processed_ack_ids = set()
-        session.processed_ack_ids.add(ack_id)
+        remembered = session.processed_ack_ids
+        if remembered is None:
+            remembered = session.processed_ack_ids = {}
+        remembered[ack_id] = None
+        if len(remembered) > limits.MAX_REMEMBERED_ACK_IDS:  # only the newest are remembered: memory stays bounded
+            del remembered[next(iter(remembered))]
         return ack_message(ack_id)
     return ack_message(ack_id, (error.code, error.message))
 

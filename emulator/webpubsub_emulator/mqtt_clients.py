@@ -265,12 +265,11 @@ class MqttClients(ClientProtocol):
                     error = MqttError(ReasonCode.QUOTA_EXCEEDED, "the outbound buffer is full", status=CLOSE_POLICY)
                     work.extend(binding.mqtt.handle(Violation(link, error)))
             elif isinstance(action, CloseTransport):
-                frame = CloseFrame(action.status, action.reason)
                 if action.connection is binding.link:
-                    core.send_control(session, frame)
+                    core.send_close(session, action.status, action.reason)
                 else:
                     assert isinstance(action.connection, Link)
-                    action.connection.close = frame
+                    action.connection.close = CloseFrame(action.status, action.reason)
             elif isinstance(action, PublishToGroup):
                 self._publish(session, action)
             elif isinstance(action, Join):

@@ -25,6 +25,8 @@ from aiohttp import WSMsgType, web
 from . import handshake
 from .core import Core
 from .errors import BadRequest, EmulatorError, HttpAnswer, UpstreamError
+from .exposure import ServerNames
+from .fanout_pump import FanOutPump
 from .faults import FaultInjector
 from .frame_writer import FrameWriter, WriterContext
 from .mqtt.codec import encode
@@ -103,12 +105,16 @@ class MqttGateway:
         upstream: Optional[UpstreamPort] = None,
         faults: Optional[FaultInjector] = None,
         trace: Optional[Trace] = None,
+        pump: Optional[FanOutPump] = None,
         *,
         keep_window: float = KEEP_WINDOW,
     ) -> None:
         self.core = core
         self.access_key = access_key
         self.endpoint = endpoint
+        #: the names this emulator answers to (Host headers, token audiences); the server sets them once bound
+        self.names = ServerNames.of_endpoint(endpoint)
+        self.pump = pump if pump is not None else FanOutPump(core)
         self.upstream = upstream
         self.trace = trace if trace is not None else core.trace
         self.handlers = upstream.handlers if upstream is not None else HandlerTable({})
@@ -124,6 +130,7 @@ class MqttGateway:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Entry point for ``/clients/mqtt/hubs/{hub}``."""
         try:
+            self.names.check_host_header(request.headers.get("Host"))
             hub = validate_hub(request.match_info["hub"])
             offered = handshake.offered_subprotocols(request.headers.getall("Sec-WebSocket-Protocol", []))
             if MQTT_SUBPROTOCOL not in offered:
@@ -197,9 +204,7 @@ class MqttGateway:
                 request.headers.get("Authorization"),
                 self.access_key,
                 hub=hub,
-                request_scheme=request.scheme,
-                host_header=request.headers.get("Host"),
-                endpoint=self.endpoint,
+                names=self.names,
                 client_type="MQTT",
             )
             admission = handshake.admit(hub, claims, MQTT_SUBPROTOCOL)
@@ -358,6 +363,8 @@ class MqttGateway:
                         continue
                     for packet in packets:
                         clients.packet_in(session, link, packet)
+                    if self.core.backlog:  # a fan-out it made is carried out in slices: read on once it is done
+                        await self.pump.drained()
                     lane = binding.lane
                     if lane is not None and len(lane.events) >= MAX_PENDING_EVENTS:
                         await lane.room.wait()

@@ -20,7 +20,9 @@ Semantics chosen here:
   end are clamped.
 * Type errors (for example ``not length(userId) gt 5``, where ``not`` binds to ``length(userId)``) and syntax errors
   raise :class:`FilterError` at parse time.  More than :data:`MAX_CLAUSES` clauses (comparisons, ``in`` tests and
-  boolean function calls) or nesting deeper than :data:`MAX_DEPTH` is rejected too.
+  boolean function calls), nesting deeper than :data:`MAX_DEPTH`, an ``in`` list of more than
+  :data:`.limits.MAX_FILTER_LIST_ITEMS` values or a filter longer than :data:`.limits.MAX_FILTER_LENGTH` characters
+  is rejected too (so that no filter takes long to parse).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import enum
 import re
 from typing import Any, Callable, Collection, List, NoReturn, Optional, Protocol, Tuple
 
+from . import limits
 from .errors import BadRequest
 
 __all__ = [
@@ -40,11 +43,11 @@ __all__ = [
     "parse_filter",
 ]
 
-MAX_CLAUSES = 100
-"""The most comparison / ``in`` / boolean-function clauses a filter may contain."""
+MAX_CLAUSES = limits.MAX_FILTER_CLAUSES
+"""The most comparison / ``in`` / boolean-function clauses a filter may contain (``limits.MAX_FILTER_CLAUSES``)."""
 
-MAX_DEPTH = 50
-"""The deepest nesting of parentheses, ``not`` and function calls a filter may use."""
+MAX_DEPTH = limits.MAX_FILTER_DEPTH
+"""The deepest nesting of parentheses, ``not`` and function calls a filter may use (``limits.MAX_FILTER_DEPTH``)."""
 
 _MAX_INT_DIGITS = 18
 _SNIPPET = 24
@@ -357,13 +360,13 @@ class _Parser:
 
     def enter(self) -> None:
         self.depth += 1
-        if self.depth > MAX_DEPTH:
-            self.fail(f"filter is nested too deeply (more than {MAX_DEPTH} levels)")
+        if self.depth > limits.MAX_FILTER_DEPTH:
+            self.fail(f"filter is nested too deeply (more than {limits.MAX_FILTER_DEPTH} levels)")
 
     def count_clause(self) -> None:
         self.clauses += 1
-        if self.clauses > MAX_CLAUSES:
-            self.fail(f"filter has more than {MAX_CLAUSES} clauses")
+        if self.clauses > limits.MAX_FILTER_CLAUSES:
+            self.fail(f"filter has more than {limits.MAX_FILTER_CLAUSES} clauses")
 
     def require_bool(self, node: _Node, what: str, tok: _Token) -> None:
         if node.typ is not _T.BOOL:
@@ -461,6 +464,8 @@ class _Parser:
                 if item.typ is _T.COLL:
                     self.fail("an 'in' list cannot contain a collection", item_tok)
                 items.append((item, item_tok))
+                if len(items) > limits.MAX_FILTER_LIST_ITEMS:
+                    self.fail(f"an 'in' list holds more than {limits.MAX_FILTER_LIST_ITEMS} values", item_tok)
                 if self.tok.kind is _Tok.COMMA:
                     self.advance()
                     continue
@@ -634,6 +639,8 @@ def parse_filter(text: str) -> CompiledFilter:
         raise FilterError("Invalid filter: the filter must be a string")
     if not text.strip():
         raise FilterError("Invalid filter: the filter is empty")
+    if len(text) > limits.MAX_FILTER_LENGTH:
+        raise FilterError(f"Invalid filter: the filter is longer than {limits.MAX_FILTER_LENGTH} characters")
     try:
         node = _Parser(text).parse()
     except FilterError as exc:

@@ -7,7 +7,10 @@ instructions (:class:`CloseFrame`) and messages (:class:`Delivery`). A message f
 
 A message counts toward the session's limits (:attr:`Outbox.messages`, :attr:`Outbox.bytes`) from the moment it is
 queued until it is written, or, for protocols that keep messages until the client acknowledges them, until then.
-Nothing here blocks or performs IO; time comes from the caller's clock.
+Control frames count too, apart (:attr:`Outbox.controls`, :attr:`Outbox.control_bytes`), from the moment they are
+queued (or held back, see :attr:`Outbox.held`) until they are written: a client that sends requests and never reads
+its acks or pongs fills its own limit, not the emulator's memory. Nothing here blocks or performs IO; time comes from
+the caller's clock.
 """
 
 from __future__ import annotations
@@ -68,20 +71,49 @@ class Outbox:
     ``replay`` holds frames to write before the queue (a reliable client's unacked messages after a recovery).
     """
 
-    __slots__ = ("bytes", "delivered", "messages", "queue", "replay")
+    __slots__ = ("bytes", "control_bytes", "controls", "delivered", "held", "messages", "queue", "replay")
 
     def __init__(self) -> None:
         self.queue: deque[Union[Control, CloseFrame, Delivery]] = deque()
         self.replay: Optional[deque[Outbound]] = None
+        #: control frames held back until a clock time (delayed acks), oldest first; they join the queue when due
+        self.held: Optional[deque[tuple[float, Control]]] = None
         #: messages (and their bytes) counted toward the session's limits
         self.messages = 0
         self.bytes = 0
+        #: control frames (and their size) waiting, queued or held
+        self.controls = 0
+        self.control_bytes = 0
         #: how many messages were taken for writing (each once: a replay does not count)
         self.delivered = 0
 
     def __len__(self) -> int:
-        """How many frames wait (replayed ones included)."""
-        return len(self.queue) + len(self.replay or ())
+        """How many frames wait (replayed and held ones included)."""
+        return len(self.queue) + len(self.replay or ()) + len(self.held or ())
+
+    def admit_control(self, frame: Control, max_frames: int, max_bytes: int) -> bool:
+        """Count one more control frame; False (and nothing counted) when it would pass a limit."""
+        size = len(frame)
+        if self.controls + 1 > max_frames or self.control_bytes + size > max_bytes:
+            return False
+        self.controls += 1
+        self.control_bytes += size
+        return True
+
+    def hold(self, frame: Control, due: float) -> bool:
+        """Hold a counted control frame back until ``due``; True when it is the first held (a timer must be set)."""
+        held = self.held
+        if held is None:
+            held = self.held = deque()
+        held.append((due, frame))
+        return len(held) == 1
+
+    def release_held(self, now: float) -> Optional[float]:
+        """Move the held frames due by ``now`` to the queue (in order); the due time of the next one (None: none)."""
+        held = self.held
+        while held and held[0][0] <= now:
+            self.queue.append(held.popleft()[1])
+        return held[0][0] if held else None
 
     def admit(self, size: int, max_messages: int, max_bytes: int) -> bool:
         """Count one more message of ``size`` bytes; False (and nothing counted) when it would pass a limit."""
@@ -97,10 +129,14 @@ class Outbox:
         self.bytes -= size
 
     def forget_counts(self) -> None:
-        """Nothing counts any more (the session was closed: its buffered messages will never be re-sent)."""
+        """Nothing counts any more (the session was closed: its buffered messages will never be re-sent, its held
+        frames never sent)."""
         self.replay = None
+        self.held = None
         self.messages = 0
         self.bytes = 0
+        self.controls = 0
+        self.control_bytes = 0
 
     def purge_expired(self, now: float) -> None:
         """Drop the queued messages whose TTL passed."""
@@ -126,6 +162,9 @@ class Outbox:
         while queue:
             item = queue.popleft()
             if not isinstance(item, Delivery):
+                if not isinstance(item, CloseFrame) and self.controls:
+                    self.controls -= 1
+                    self.control_bytes -= len(item)
                 return item  # a control frame or a close instruction
             if item.expires_at is not None:
                 if now is None:

@@ -9,7 +9,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+from . import limits
 from .errors import BadRequest
+from .validation import ValidationError, validate_event_name
+from .wellformed import NotEncodable, check_json_depth, check_json_strings, check_metadata, utf8_size
 
 __all__ = [
     "JSON_PROTOCOL",
@@ -30,7 +33,6 @@ JSON_PROTOCOL = "json.webpubsub.azure.v1"
 RELIABLE_PROTOCOL = "json.reliable.webpubsub.azure.v1"
 SUPPORTED_PROTOCOLS = (JSON_PROTOCOL, RELIABLE_PROTOCOL)
 MAX_ACK_ID = 2**64 - 1
-MAX_TTL_SECONDS = 300
 
 
 def _reject_constant(name: str) -> Any:
@@ -45,8 +47,14 @@ def _finite_float(text: str) -> float:
 
 
 def loads(text: Union[str, bytes]) -> Any:
-    """Parse strict JSON: no NaN or Infinity, and no number too large for a double (``1e999``)."""
-    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    """Parse strict JSON: no NaN or Infinity, and no number too large for a double (``1e999``).
+
+    JSON nested too deep for the parser at all is a ``ValueError`` too (not a ``RecursionError``).
+    """
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def dumps(value: Any) -> str:
@@ -60,6 +68,10 @@ class Payload:
 
     ``raw`` is the frame for raw clients (``str`` = text frame, ``bytes`` = binary frame); ``value`` is the ``data``
     field for JSON clients (a string for text, the parsed value for json, base64 for binary).
+
+    The constructors are where a message enters: they refuse (:class:`~.wellformed.NotEncodable`, a
+    :class:`~.errors.BadRequest`) what some recipient could not be sent, text that is not valid Unicode or JSON nested
+    deeper than :data:`~.limits.MAX_JSON_DEPTH`, so that delivering a payload never fails.
     """
 
     data_type: str
@@ -70,18 +82,27 @@ class Payload:
     @classmethod
     def text(cls, text: str) -> Payload:
         """A ``text`` payload."""
-        return cls("text", text, text, len(text.encode("utf-8", "surrogatepass")))
+        return cls("text", text, text, utf8_size(text, "The message text"))
 
     @classmethod
     def json_text(cls, text: str) -> Payload:
-        """A ``json`` payload from JSON text; raises ``ValueError`` when the text is not JSON."""
-        return cls("json", text, loads(text), len(text.encode("utf-8", "surrogatepass")))
+        """A ``json`` payload from JSON text; raises ``ValueError`` when the text is not JSON (or not deliverable)."""
+        size = utf8_size(text, "The JSON message")
+        check_json_depth(text, "The JSON message")  # before parsing: deep JSON is refused, never half-parsed
+        value = loads(text)
+        check_json_strings(value, text, "The JSON message")
+        return cls("json", text, value, size)
 
     @classmethod
     def json_value(cls, value: Any) -> Payload:
-        """A ``json`` payload from an already parsed value."""
-        text = dumps(value)
-        return cls("json", text, value, len(text.encode("utf-8", "surrogatepass")))
+        """A ``json`` payload from an already parsed value (a client frame's ``data``)."""
+        try:
+            text = dumps(value)
+        except (ValueError, RecursionError):
+            raise NotEncodable("The JSON message cannot be encoded.") from None
+        size = utf8_size(text, "The JSON message")
+        check_json_depth(text, "The JSON message")
+        return cls("json", text, value, size)
 
     @classmethod
     def binary(cls, data: bytes) -> Payload:
@@ -122,11 +143,17 @@ def _payload(obj: dict[str, Any], req: ClientRequest) -> None:
         if data is None:
             req.bad_request = "The 'data' of a json message must not be null."
             return
-        req.payload = Payload.json_value(data)
+        try:
+            req.payload = Payload.json_value(data)
+        except NotEncodable as exc:
+            req.bad_request = exc.message
     elif data_type == "text":
         if not isinstance(data, str):
             raise MalformedMessage("'data' must be a string when 'dataType' is text")
-        req.payload = Payload.text(data)
+        try:
+            req.payload = Payload.text(data)
+        except NotEncodable as exc:
+            req.bad_request = exc.message
     elif data_type == "binary":
         if not isinstance(data, str):
             raise MalformedMessage("'data' must be a base64 string when 'dataType' is binary")
@@ -145,7 +172,10 @@ def _metadata(obj: dict[str, Any], req: ClientRequest) -> None:
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         req.bad_request = req.bad_request or "'metadata' must be an object of string values."
         return
-    req.metadata = {str(k): v for k, v in meta.items()}
+    try:
+        req.metadata = check_metadata(meta)
+    except NotEncodable as exc:
+        req.bad_request = req.bad_request or exc.message
 
 
 def _group(obj: dict[str, Any], req: ClientRequest) -> None:
@@ -160,6 +190,11 @@ def parse_client_message(frame: Union[str, bytes]) -> ClientRequest:
 
     Unknown message types are returned with their ``type`` so that the caller can log and ignore them.
     """
+    if isinstance(frame, str):  # a frame (its envelope and data) too deep to be worth parsing
+        try:
+            check_json_depth(frame, "The frame", limits.MAX_PARSE_DEPTH)
+        except NotEncodable as exc:
+            raise MalformedMessage(exc.message.rstrip(".")) from None
     try:
         obj = loads(frame)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -187,8 +222,8 @@ def parse_client_message(frame: Union[str, bytes]) -> ClientRequest:
         req.no_echo = no_echo
         ttl = obj.get("ttlSeconds")
         if ttl is not None:
-            if not _is_int(ttl) or not 0 <= ttl <= MAX_TTL_SECONDS:
-                req.bad_request = f"'ttlSeconds' must be an integer between 0 and {MAX_TTL_SECONDS}."
+            if not _is_int(ttl) or not 0 <= ttl <= limits.MAX_TTL_SECONDS:
+                req.bad_request = f"'ttlSeconds' must be an integer between 0 and {limits.MAX_TTL_SECONDS}."
             else:
                 req.ttl_seconds = ttl
         _metadata(obj, req)
@@ -198,8 +233,10 @@ def parse_client_message(frame: Union[str, bytes]) -> ClientRequest:
         if not isinstance(event, str):
             raise MalformedMessage("'event' requires a string 'event'")
         req.event = event
-        if not event:
-            req.bad_request = "The event name must not be empty."
+        try:
+            validate_event_name(event)
+        except ValidationError as exc:
+            req.bad_request = exc.message
         _metadata(obj, req)
         _payload(obj, req)
     elif kind == "sequenceAck":

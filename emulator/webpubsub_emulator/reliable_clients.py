@@ -42,6 +42,9 @@ class ReliableClients(JsonClients):
     name = RELIABLE_PROTOCOL
     resumable = True
     keeps_until_acked = True
+    #: after a REST close, 1008: both official clients (Python and JS) recover from any other code, are then refused,
+    #: and report the refusal instead of the reason the service gave; 1008 tells them not to (see emulator/README.md)
+    deliberate_close_code = 1008
 
     def on_open(self, session: Session) -> None:
         """A reconnection token and an empty buffer."""

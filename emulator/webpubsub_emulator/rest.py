@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable, NamedTuple, Optional
+from typing import AsyncIterator, Awaitable, Callable, Iterable, NamedTuple, Optional, TypeVar
 
 from aiohttp import web
 from multidict import MultiMapping
 
 from . import auth, limits
 from . import rest_rules as rules
-from .core import Core
-from .errors import BadRequest, EmulatorError, HttpAnswer, InternalError, NotFound, PayloadTooLarge
+from .core import Core, TooManyGroups
+from .errors import BadRequest, EmulatorError, HttpAnswer, InternalError, NotFound, PayloadTooLarge, RequestTimeout
+from .exposure import ServerNames
+from .fanout_pump import FanOutPump
 from .faults import FaultInjector, RestRecord
 from .protocol import Payload, dumps
 from .session import Session
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 #: Request bodies larger than this get 413 (see :mod:`.limits`).
 MAX_BODY_BYTES = limits.MAX_BODY_BYTES
 INT32_MAX = 2**31 - 1
+_T = TypeVar("_T")
 
 
 class _Ctx(NamedTuple):
@@ -61,8 +64,23 @@ def _json(body: object) -> web.Response:
     return web.Response(status=200, body=dumps(body).encode("utf-8"), content_type="application/json")
 
 
+async def _in_slices(items: Iterable[_T], weight: int = 1) -> AsyncIterator[_T]:
+    """The items, yielding to the event loop after every ``limits.WORK_SLICE`` units of work (``weight`` per item),
+    so that a request over many connections never holds the loop long: other clients are served meanwhile."""
+    done = 0
+    step = max(weight, 1)
+    for item in items:
+        if done >= limits.WORK_SLICE:
+            done = 0
+            await asyncio.sleep(0)
+        done += step
+        yield item
+
+
 class RestApi:
-    """The REST operations over a shared :class:`Core`. ``endpoint`` is the emulator's own base URL."""
+    """The REST operations over a shared :class:`Core`. ``endpoint`` is the emulator's own base URL, ``names`` the
+    names it answers to (``Host`` headers and token audiences); ``accept_entra_tokens`` also lets unverified Entra
+    tokens in (local testing only)."""
 
     def __init__(
         self,
@@ -71,29 +89,51 @@ class RestApi:
         endpoint: str,
         faults: Optional[FaultInjector] = None,
         trace: Optional[Trace] = None,
+        pump: Optional[FanOutPump] = None,
     ) -> None:
         self.core = core
         self.access_key = access_key
         self.endpoint = endpoint
+        self.names = ServerNames.of_endpoint(endpoint)
+        self.accept_entra_tokens = False
         self.faults = faults
         self.trace = trace if trace is not None else core.trace
+        #: carries out the fan-outs the core parks (shared with the WebSocket adapter)
+        self.pump = pump if pump is not None else FanOutPump(core)
 
     # ------------------------------------------------------------------ dispatch
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Entry point for every request under ``/api/`` (through the fault plan, when there is one)."""
         started = time.perf_counter()
+        fault: Optional[str] = None
         if self.faults is not None:
-            response = await self.faulted(request, self.faults)
+            response, fault = await self._faulted(request, self.faults)
         else:
             response = await self.serve(request)
         if self.trace.observers:
             ms = (time.perf_counter() - started) * 1000
-            self.trace.emit("rest", None, None, method=request.method, path=request.path, status=response.status, ms=ms)
+            self.trace.emit(
+                "rest",
+                None,
+                None,
+                method=request.method,
+                path=request.path,
+                status=response.status,
+                ms=ms,
+                fault=fault,
+            )
         return response
 
     async def faulted(self, request: web.Request, faults: FaultInjector) -> web.StreamResponse:
         """Apply the fault plan to one request (wait, fail or serve it) and log it."""
+        return (await self._faulted(request, faults))[0]
+
+    async def _faulted(self, request: web.Request, faults: FaultInjector) -> tuple[web.StreamResponse, Optional[str]]:
+        # the answer, and what was injected (e.g. "rest-delay:0.050s,rest-fail:503") for the trace
         fault = faults.rest_fault(request.path)
+        labels = [f"rest-delay:{fault.delay:.3f}s"] if fault.delay > 0 else []
+        if fault.error is not None:
+            labels.append(f"rest-fail:{fault.error.status}")
         if fault.delay > 0:
             await asyncio.sleep(fault.delay)
         if fault.error is not None:
@@ -113,7 +153,7 @@ class RestApi:
                     at=time.monotonic(),
                 )
             )
-        return response
+        return response, ",".join(labels) or None
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         """Answer one request: the operation's answer, or the error's."""
@@ -127,6 +167,7 @@ class RestApi:
             return _http(InternalError("The emulator hit an internal error.").http(head=head))
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        self.names.check_host_header(request.headers.get("Host"))
         segments = rules.path_segments(request.raw_path)
         if segments[:2] != ["", "api"]:
             raise NotFound("No such operation.")
@@ -147,25 +188,40 @@ class RestApi:
         return await handler(_Ctx(request, hub, params))
 
     def _authenticate(self, request: web.Request) -> None:
-        claims = auth.decode_token(rules.bearer_token(request.headers.get("Authorization")), self.access_key)
-        auth.check_rest_audience(
-            claims,
-            raw_path=request.raw_path,
-            request_scheme=request.scheme,
-            host_header=request.headers.get("Host"),
-            endpoint=self.endpoint,
-        )
+        token = rules.bearer_token(request.headers.get("Authorization"))
+        try:
+            claims = auth.decode_token(token, self.access_key)
+        except auth.AuthError:
+            if not auth.looks_like_entra(token):
+                raise
+            if not self.accept_entra_tokens:
+                raise auth.AuthError(
+                    "This is a Microsoft Entra token; the emulator accepts those only when started with TLS and "
+                    "--accept-entra-tokens (local testing only)."
+                ) from None
+            auth.decode_entra_token(token)
+            return
+        auth.check_rest_audience(claims, raw_path=request.raw_path, names=self.names)
 
     # ------------------------------------------------------------------ shared parsing
     @staticmethod
     async def _body(request: web.Request) -> bytes:
+        """The request body: at most ``limits.MAX_BODY_BYTES`` (else 413), within ``limits.BODY_TIMEOUT_SECONDS``
+        (else 408)."""
         length = request.content_length
         if length is not None and length > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"The request body exceeds {MAX_BODY_BYTES} bytes.")
         chunks: list[bytes] = []
         total = 0
+        deadline = asyncio.get_running_loop().time() + limits.BODY_TIMEOUT_SECONDS
         while True:
-            chunk = await request.content.read(64 * 1024)
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                chunk = await asyncio.wait_for(request.content.read(64 * 1024), max(remaining, 0.0))
+            except asyncio.TimeoutError:
+                raise RequestTimeout(
+                    f"The request body did not arrive within {limits.BODY_TIMEOUT_SECONDS:g} seconds."
+                ) from None
             if not chunk:
                 break
             total += len(chunk)
@@ -193,9 +249,11 @@ class RestApi:
         ttl = rules.ttl_of(ctx.query)
         payload = await self._payload(ctx.request)
         skip = rules.excluded_of(ctx.query) if excluded else ()
-        targets = self.core.select(candidates, excluded=skip, filter=flt)
         metadata = rules.metadata_of(ctx.request.headers.items())
-        self.core.deliver(targets, payload, group=group, ttl_seconds=ttl, metadata=metadata)
+        self.core.deliver(
+            candidates, payload, group=group, ttl_seconds=ttl, metadata=metadata, excluded=skip, filter=flt
+        )
+        await self.pump.drained()  # a large fan-out is carried out in slices: answer once it is queued for everyone
         return _empty(202)
 
     async def send_to_all(self, ctx: _Ctx) -> web.Response:
@@ -219,33 +277,35 @@ class RestApi:
         if conn is not None:
             metadata = rules.metadata_of(ctx.request.headers.items())
             self.core.deliver([conn], payload, ttl_seconds=ttl, metadata=metadata)
+            await self.pump.drained()
         return _empty(202)
 
     # ------------------------------------------------------------------ closes
-    def _close(self, ctx: _Ctx, conns: list[Session], *, excluded: bool = True) -> web.Response:
+    async def _close(self, ctx: _Ctx, conns: list[Session], *, excluded: bool = True) -> web.Response:
         reason = ctx.query.get("reason") or ""
         skip = rules.excluded_of(ctx.query) if excluded else set()
-        for conn in conns:
+        await self.pump.drained()  # what was sent before the close reaches them first
+        async for conn in _in_slices(conns):
             if conn.connection_id not in skip:
                 self.core.close(conn, reason=reason)
         return _empty(204)
 
     async def close_all(self, ctx: _Ctx) -> web.Response:
         """WebPubSub_CloseAllConnections: 204."""
-        return self._close(ctx, self.core.live_connections(ctx.hub))
+        return await self._close(ctx, self.core.live_connections(ctx.hub))
 
     async def close_connection(self, ctx: _Ctx) -> web.Response:
         """WebPubSub_CloseConnection: 204, also for an unknown connection."""
         conn = self._conn(ctx)
-        return self._close(ctx, [conn] if conn else [], excluded=False)
+        return await self._close(ctx, [conn] if conn else [], excluded=False)
 
     async def close_group(self, ctx: _Ctx) -> web.Response:
         """WebPubSub_CloseGroupConnections: 204."""
-        return self._close(ctx, self.core.targets_group(ctx.hub, ctx.params["group"]))
+        return await self._close(ctx, self.core.targets_group(ctx.hub, ctx.params["group"]))
 
     async def close_user(self, ctx: _Ctx) -> web.Response:
         """WebPubSub_CloseUserConnections: 204."""
-        return self._close(ctx, self.core.user_connections(ctx.hub, ctx.params["userId"]))
+        return await self._close(ctx, self.core.user_connections(ctx.hub, ctx.params["userId"]))
 
     # ------------------------------------------------------------------ existence
     async def connection_exists(self, ctx: _Ctx) -> web.Response:
@@ -285,38 +345,58 @@ class RestApi:
         return _empty(204)
 
     async def add_user_to_group(self, ctx: _Ctx) -> web.Response:
-        """WebPubSub_AddUserToGroup: 200, adding every current connection; 404 when the user has none."""
+        """WebPubSub_AddUserToGroup: 200, adding every current connection; 404 when the user has none, 400 when one
+        of them is in as many groups as a connection may be."""
         conns = self.core.user_connections(ctx.hub, ctx.params["userId"])
         if not conns:
             raise NotFound("The user has no connection.")
-        for conn in conns:
-            self.core.join_group(conn, ctx.params["group"])
+        group = ctx.params["group"]
+        async for conn in _in_slices(conns):
+            self.core.check_room(conn, (group,))
+        async for conn in _in_slices(conns):
+            self.core.join_group(conn, group)
         return _empty(200)
 
     async def remove_user_from_group(self, ctx: _Ctx) -> web.Response:
         """WebPubSub_RemoveUserFromGroup: 204."""
-        for conn in self.core.user_connections(ctx.hub, ctx.params["userId"]):
+        async for conn in _in_slices(self.core.user_connections(ctx.hub, ctx.params["userId"])):
             self.core.leave_group(conn, ctx.params["group"])
         return _empty(204)
 
     async def remove_user_from_all_groups(self, ctx: _Ctx) -> web.Response:
         """WebPubSub_RemoveUserFromAllGroups: 204."""
-        for conn in self.core.user_connections(ctx.hub, ctx.params["userId"]):
+        async for conn in _in_slices(self.core.user_connections(ctx.hub, ctx.params["userId"])):
             self.core.leave_all_groups(conn)
         return _empty(204)
 
-    async def add_connections_to_groups(self, ctx: _Ctx) -> web.Response:
-        """WebPubSub_AddConnectionsToGroups: 200; the connections matching the filter join every group."""
+    async def _batch_targets(self, ctx: _Ctx) -> tuple[list[str], list[Session]]:
+        """The groups of a batch body and the connections its filter matches (the filter looked at in slices)."""
         groups, flt = rules.batch_of(ctx.request.headers.get("Content-Type"), await self._body(ctx.request))
-        for conn in self.core.select(self.core.live_connections(ctx.hub), filter=flt):
-            for group in groups:
-                self.core.join_group(conn, group)
+        targets = [
+            conn
+            async for conn in _in_slices(self.core.live_connections(ctx.hub))
+            if conn.alive and (flt is None or flt.matches(conn))
+        ]
+        return groups, targets
+
+    async def add_connections_to_groups(self, ctx: _Ctx) -> web.Response:
+        """WebPubSub_AddConnectionsToGroups: 200; the connections matching the filter join every group. 400, with
+        nothing changed, when a connection would be in more groups than a connection may be."""
+        groups, targets = await self._batch_targets(ctx)
+        async for conn in _in_slices(targets, len(groups)):
+            self.core.check_room(conn, groups)
+        async for conn in _in_slices(targets, len(groups)):
+            try:
+                for group in groups:
+                    self.core.join_group(conn, group)
+            except TooManyGroups as exc:  # it joined groups of its own since the check
+                log.warning("addToGroups: %s", exc.message)
         return _empty(200)
 
     async def remove_connections_from_groups(self, ctx: _Ctx) -> web.Response:
         """WebPubSub_RemoveConnectionsFromGroups: 200; the connections matching the filter leave every group."""
-        groups, flt = rules.batch_of(ctx.request.headers.get("Content-Type"), await self._body(ctx.request))
-        for conn in self.core.select(self.core.live_connections(ctx.hub), filter=flt):
+        groups, targets = await self._batch_targets(ctx)
+        async for conn in _in_slices(targets, len(groups)):
             for group in groups:
                 self.core.leave_group(conn, group)
         return _empty(200)
@@ -369,9 +449,8 @@ class RestApi:
         client_type = q.get("clientType", "Default")
         if client_type.lower() not in ("default", "mqtt", "socketio"):
             raise BadRequest("clientType must be 'Default' or 'MQTT'.")
-        audience = self._base_url(ctx.request).replace("ws://", "http://", 1) + auth.client_audience_path(
-            ctx.hub, client_type
-        )
+        # the emulator's own endpoint, as the service names itself: whatever name the request used, the token connects
+        audience = self.endpoint + auth.client_audience_path(ctx.hub, client_type)
         token = auth.mint_client_token(
             self.access_key,
             audience=audience,

@@ -23,7 +23,8 @@ from .errors import BadRequest, MethodNotAllowed, NotFound, Unauthorized, Unsupp
 from .odata import CompiledFilter, parse_filter
 from .protocol import Payload
 from .roles import JOIN_LEAVE_GROUP, SEND_TO_GROUP
-from .validation import parse_int, validate_api_version, validate_group, validate_hub, validate_id
+from .validation import parse_int, validate_api_version, validate_group, validate_hub, validate_id, validate_user_id
+from .wellformed import NotEncodable, check_metadata
 
 __all__ = [
     "ROUTES",
@@ -49,6 +50,8 @@ __all__ = [
 INT32_MAX = 2**31 - 1
 _SEND_TYPES = ("application/json", "text/plain", "application/octet-stream")
 _METADATA_PREFIX = "x-webpubsub-metadata-"
+#: codecs Python calls text encodings that are no charset a sender could mean
+_NOT_CHARSETS = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined"})
 _H = "{hub}"
 
 
@@ -137,7 +140,7 @@ def check_params(api_version: Optional[str], params: dict[str, str]) -> str:
     if "connectionId" in params:
         validate_id(params["connectionId"], what="connection id")
     if "userId" in params:
-        validate_id(params["userId"], what="user id")
+        validate_user_id(params["userId"])
     return hub
 
 
@@ -169,8 +172,24 @@ def excluded_of(query: MultiMapping[str]) -> set[str]:
     return {c for c in query.getall("excluded", []) if c}
 
 
+def _text_codec(charset: str) -> str:
+    """The codec of a ``charset`` parameter: a text encoding Python knows, not one of its own transforms (base64,
+    hex, zlib, rot13 are bytes-to-bytes or str-to-str; unicode_escape, idna, punycode are not charsets)."""
+    try:
+        info = codecs.lookup(charset)
+    except LookupError:
+        raise UnsupportedMediaType(f"Unsupported charset '{charset[:40]}'.") from None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        raise UnsupportedMediaType(f"Unsupported charset '{charset[:40]}': it is not a text charset.")
+    return info.name
+
+
 def payload_of(content_type: Optional[str], body: bytes) -> Payload:
-    """A send body as a payload: JSON, text (charset honoured) or binary; no Content-Type means binary."""
+    """A send body as a payload: JSON, text (a text charset honoured) or binary; no Content-Type means binary.
+
+    Only text charsets are accepted (others are 415); the decoded text must be valid Unicode and JSON must nest within
+    :data:`~.limits.MAX_JSON_DEPTH` (else 400), so that every recipient can be sent the message.
+    """
     if content_type is None or not content_type.strip():
         return Payload.binary(body)
     mime, _, params = content_type.partition(";")
@@ -184,30 +203,30 @@ def payload_of(content_type: Optional[str], body: bytes) -> Payload:
         key, _, value = param.partition("=")
         if key.strip().lower() == "charset" and value.strip():
             charset = value.strip().strip('"')
+    codec = _text_codec(charset)
     try:
-        codecs.lookup(charset)
-    except LookupError:
-        raise UnsupportedMediaType(f"Unsupported charset '{charset[:40]}'.") from None
-    try:
-        text = body.decode(charset)
-    except (UnicodeDecodeError, ValueError):
+        text = body.decode(codec)
+    except (UnicodeDecodeError, ValueError, LookupError):
         raise BadRequest(f"The request body is not valid {charset[:40]} text.") from None
     if mime == "text/plain":
         return Payload.text(text)
     try:
         return Payload.json_text(text)
-    except (ValueError, RecursionError):
+    except NotEncodable:
+        raise
+    except ValueError:
         raise BadRequest("The request body is not valid JSON.") from None
 
 
 def metadata_of(headers: Iterable[tuple[str, str]]) -> Optional[dict[str, str]]:
-    """The ``X-WebPubSub-Metadata-<key>`` headers as message metadata (None when there are none)."""
+    """The ``X-WebPubSub-Metadata-<key>`` headers as message metadata (None when there are none); a value that is not
+    valid UTF-8 (or holds control characters) is a 400."""
     meta = {
         key[len(_METADATA_PREFIX) :]: value
         for key, value in headers
         if key.lower().startswith(_METADATA_PREFIX) and len(key) > len(_METADATA_PREFIX)
     }
-    return meta or None
+    return check_metadata(meta)
 
 
 def batch_of(content_type: Optional[str], raw: bytes) -> tuple[list[str], Optional[CompiledFilter]]:
@@ -227,8 +246,11 @@ def batch_of(content_type: Optional[str], raw: bytes) -> tuple[list[str], Option
     groups = body.get("groups")
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise BadRequest("The request body needs 'groups': an array of group names.")
+    if len(groups) > limits.MAX_BATCH_GROUPS:
+        raise BadRequest(f"'groups' may name at most {limits.MAX_BATCH_GROUPS} groups.")
     for group in groups:
         validate_group(group)
+    groups = list(dict.fromkeys(groups))  # each group once
     text = body.get("filter")
     if text is not None and not isinstance(text, str):
         raise BadRequest("'filter' must be a string.")
@@ -297,6 +319,8 @@ def page_of(members: Sequence[tuple[int, Any]], query: MultiMapping[str]) -> Pag
     if not (len(rest) > len(page) and (top is None or served < top) and page):
         return Page(value, None)
     next_query: dict[str, Any] = {}
+    if query.get("api-version"):
+        next_query["api-version"] = query["api-version"]  # a client may follow the link as given (the JS SDK does)
     if top is not None:
         next_query["top"] = top
     next_query["maxpagesize"] = page_size

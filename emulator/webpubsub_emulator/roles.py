@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
+from . import limits
 from .errors import BadRequest
 
 __all__ = [
@@ -51,7 +52,7 @@ JOIN_LEAVE_GROUP = "joinLeaveGroup"
 PERMISSIONS: FrozenSet[str] = frozenset({SEND_TO_GROUP, JOIN_LEAVE_GROUP})
 """Every permission name understood by :class:`PermissionState`."""
 
-MAX_WILDCARD_STARS = 5
+MAX_WILDCARD_STARS = limits.MAX_WILDCARD_STARS  # see limits.py
 """The most ``*`` characters a wildcard role pattern may contain."""
 
 _ROLE_PREFIX = "webpubsub."
@@ -106,8 +107,8 @@ class WildcardPattern:
                 continue
             elements.append(_ONE if ch == "?" else ch)
             i += 1
-        if stars > MAX_WILDCARD_STARS:
-            raise RoleError(f"wildcard role pattern has more than {MAX_WILDCARD_STARS} '*'")
+        if stars > limits.MAX_WILDCARD_STARS:
+            raise RoleError(f"wildcard role pattern has more than {limits.MAX_WILDCARD_STARS} '*'")
         self.pattern = pattern
         self._elements: Tuple[object, ...] = tuple(elements)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
+import ssl
+import tempfile
 import threading
 import time
 from types import TracebackType
@@ -26,13 +29,15 @@ from typing import (
 
 from aiohttp import web
 
-from . import auth, limits
+from . import auth, exposure, limits, tls
+from .activity_log import ActivityLog
 from .app import GATEWAY_KEY, MQTT_KEY, REST_KEY, create_app
+from .connection_guard import GuardedRunner
 from .core import Core
 from .faults import FaultInjector, FaultPlan, RestRecord
 from .trace import Trace
 from .upstream import Upstream
-from .upstream_contract import EventHandler
+from .upstream_contract import EventHandler, HandlerSpec, handlers_of
 from .websocket import DEFAULT_ACK_DELAY
 
 if TYPE_CHECKING:
@@ -54,11 +59,17 @@ def _format_host(host: str) -> str:
 class EmulatorOptions(TypedDict, total=False):
     """The keyword options of :class:`Emulator` and :class:`EmulatorThread`."""
 
-    event_handlers: Optional[Mapping[str, Union[str, Sequence[EventHandler]]]]
+    event_handlers: Optional[Mapping[str, HandlerSpec]]
     event_failure: str
     faults: Optional[FaultPlan]
     ack_delay: float
     clock: Callable[[], float]
+    allow_default_key: bool
+    public_hosts: Sequence[str]
+    tls_cert: Optional[str]
+    tls_key: Optional[str]
+    tls_self_signed: Union[bool, str]
+    accept_entra_tokens: bool
 
 
 class Emulator:
@@ -73,6 +84,16 @@ class Emulator:
     ``faults`` is the initial :class:`~webpubsub_emulator.faults.FaultPlan` (none by default; change it at any time
     with :meth:`set_faults`). ``ack_delay`` is how many seconds a JSON client's ack is held back (default 5 ms, 0 for
     none); other traffic is not held up. ``clock`` drives message TTLs and the recovery window.
+
+    Exposure: a ``host`` beyond loopback logs a warning, and with :data:`DEFAULT_ACCESS_KEY` it is refused
+    (``ValueError``) unless ``allow_default_key=True``. ``public_hosts`` are other names that reach this emulator
+    (``name`` or ``name:port``): requests whose ``Host`` header names anything else are refused with 400.
+
+    TLS: ``tls_cert`` and ``tls_key`` (PEM files) serve https and wss; ``tls_self_signed=True`` makes a certificate
+    for the emulator's names in a temporary directory (a path: in that directory, reused while valid); then
+    :attr:`tls_cert_file` is the certificate clients should trust. ``accept_entra_tokens=True`` (TLS only; for local
+    testing only) lets REST calls in with a Microsoft Entra bearer token for ``https://webpubsub.azure.com`` whose
+    lifetime is valid, WITHOUT checking its signature.
     """
 
     def __init__(
@@ -81,11 +102,17 @@ class Emulator:
         port: int = 0,
         access_key: str = DEFAULT_ACCESS_KEY,
         *,
-        event_handlers: Optional[Mapping[str, Union[str, Sequence[EventHandler]]]] = None,
+        event_handlers: Optional[Mapping[str, HandlerSpec]] = None,
         event_failure: str = "close",
         faults: Optional[FaultPlan] = None,
         ack_delay: float = DEFAULT_ACK_DELAY,
         clock: Callable[[], float] = time.monotonic,
+        allow_default_key: bool = False,
+        public_hosts: Sequence[str] = (),
+        tls_cert: Optional[str] = None,
+        tls_key: Optional[str] = None,
+        tls_self_signed: Union[bool, str] = False,
+        accept_entra_tokens: bool = False,
     ) -> None:
         self.host = host
         if not 0 <= ack_delay <= 10:
@@ -93,13 +120,25 @@ class Emulator:
         self.ack_delay = float(ack_delay)
         self.fault_injector = FaultInjector(faults)
         self.access_key = auth.check_key(access_key)
+        exposure.check_bind(host, self.access_key, DEFAULT_ACCESS_KEY, allow_default_key=allow_default_key)
+        self.public_hosts = tuple(public_hosts)
+        exposure.ServerNames(host, port, self.public_hosts)  # a bad public host is refused now, not at start
+        if (tls_cert is None) != (tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if tls_self_signed and tls_cert is not None:
+            raise ValueError("give either tls_cert/tls_key or tls_self_signed, not both")
+        self._tls_files = tls.TlsFiles(tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
+        self._tls_self_signed = tls_self_signed
+        self._tls_temp: Optional[str] = None
+        if accept_entra_tokens and not (self._tls_files or tls_self_signed):
+            raise ValueError("accept_entra_tokens needs TLS (tls_cert/tls_key or tls_self_signed)")
+        self.accept_entra_tokens = accept_entra_tokens
         if event_failure not in ("close", "ack"):
             raise ValueError("event_failure must be 'close' or 'ack'")
         self.event_failure = event_failure
         self.event_handlers: dict[str, list[EventHandler]] = {}
         for hub, value in (event_handlers or {}).items():
-            handlers = [EventHandler(value)] if isinstance(value, str) else list(value)
-            self.event_handlers.setdefault(hub.lower(), []).extend(handlers)
+            self.event_handlers.setdefault(hub.lower(), []).extend(handlers_of(value))
         self._requested_port = port
         #: The port it listens on: the one asked for, or once started the free one ``port=0`` picked.
         self.port = port
@@ -108,11 +147,24 @@ class Emulator:
         self.core = Core(clock, trace=self.trace)
         self._runner: Optional[web.AppRunner] = None
         self._ticker: Optional[asyncio.Task[None]] = None
+        self._activity: Optional[ActivityLog] = None
+        #: log a warning at start when listening beyond loopback (the CLI prints its own banner instead)
+        self.announce_exposure = True
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when serving TLS, else ``http``."""
+        return "https" if self._tls_files is not None or self._tls_self_signed else "http"
 
     @property
     def endpoint(self) -> str:
-        """The HTTP base URL, e.g. ``http://127.0.0.1:54321``."""
-        return f"http://{_format_host(self.host)}:{self.port}"
+        """The base URL, e.g. ``http://127.0.0.1:54321`` (``https://`` with TLS)."""
+        return f"{self.scheme}://{_format_host(self.host)}:{self.port}"
+
+    @property
+    def tls_cert_file(self) -> Optional[str]:
+        """The TLS certificate in use (PEM), which clients trust for a self-signed one; None without TLS."""
+        return self._tls_files.cert_file if self._tls_files is not None else None
 
     @property
     def faults(self) -> FaultPlan:
@@ -142,7 +194,8 @@ class Emulator:
         groups: Iterable[str] = (),
         minutes_to_expire: int = 60,
     ) -> str:
-        """A ready-to-use client URL ``ws://HOST:PORT/client/hubs/<hub>?access_token=<jwt>`` minted by the emulator."""
+        """A ready-to-use client URL ``ws://HOST:PORT/client/hubs/<hub>?access_token=<jwt>`` minted by the emulator
+        (``wss://`` with TLS)."""
         token = auth.mint_client_token(
             self.access_key,
             audience=f"{self.endpoint}/client/hubs/{hub}",
@@ -151,12 +204,17 @@ class Emulator:
             groups=groups,
             minutes_to_expire=minutes_to_expire,
         )
-        return f"ws://{_format_host(self.host)}:{self.port}/client/hubs/{hub}?access_token={token}"
+        ws_scheme = "wss" if self.scheme == "https" else "ws"
+        return f"{ws_scheme}://{_format_host(self.host)}:{self.port}/client/hubs/{hub}?access_token={token}"
 
     async def start(self) -> None:
         """Start listening; returns once requests are accepted."""
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
+        warning = exposure.bind_warning(self.host)
+        if warning and self.announce_exposure:
+            log.warning("%s", warning)
+        ssl_context = self._ssl_context()
         # the endpoint (used for `aud` checks) is only known once the port is bound, so the app reads it lazily
         upstream = (
             Upstream(self.access_key, self.endpoint, self.event_handlers, trace=self.trace)
@@ -166,34 +224,60 @@ class Emulator:
         app = create_app(self.core, self.access_key, self.endpoint, upstream, self.fault_injector)
         app[GATEWAY_KEY].close_on_event_failure = self.event_failure == "close"
         app[GATEWAY_KEY].ack_delay = self.ack_delay
-        # long filters make long URLs, and the REST token signs the full URL: allow more than aiohttp's 8 KiB default
-        runner = web.AppRunner(
+        # long filters make long URLs, and the REST token signs the full URL: allow more than aiohttp's 8 KiB default;
+        # until its first request head has arrived a connection is bounded by the guard (see connection_guard.py)
+        runner = GuardedRunner(
             app,
             handle_signals=False,
             access_log=None,
             shutdown_timeout=2.0,
             max_line_size=limits.MAX_LINE_BYTES,
             max_field_size=limits.MAX_LINE_BYTES,
+            max_headers=limits.MAX_HEADERS,
+            keepalive_timeout=limits.KEEPALIVE_TIMEOUT_SECONDS,
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self._requested_port, reuse_address=True)
+        site = web.TCPSite(runner, self.host, self._requested_port, reuse_address=True, ssl_context=ssl_context)
         try:
             await site.start()
         except BaseException:
             await runner.cleanup()
+            self._remove_temp_tls()
             raise
         self._runner = runner
         for address in runner.addresses:
             if isinstance(address, tuple) and len(address) >= 2:
                 self.port = int(address[1])
                 break
+        names = exposure.ServerNames(self.host, self.port, self.public_hosts)
         app[REST_KEY].endpoint = self.endpoint
+        app[REST_KEY].names = names
+        app[REST_KEY].accept_entra_tokens = self.accept_entra_tokens
         app[GATEWAY_KEY].endpoint = self.endpoint
+        app[GATEWAY_KEY].names = names
         app[MQTT_KEY].endpoint = self.endpoint
+        app[MQTT_KEY].names = names
         if upstream is not None:
             upstream.endpoint = self.endpoint
+        self._activity = ActivityLog.attach(self.trace)
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
         log.info("emulator listening on %s", self.endpoint)
+
+    def _ssl_context(self) -> Optional[ssl.SSLContext]:
+        if self._tls_self_signed and self._tls_files is None:
+            if isinstance(self._tls_self_signed, str):
+                directory = self._tls_self_signed
+            else:
+                directory = self._tls_temp = tempfile.mkdtemp(prefix="webpubsub-emulator-tls-")
+            self._tls_files = tls.self_signed(directory, [self.host, *self.public_hosts])
+            log.info("TLS: self-signed certificate (trust it to connect): %s", self._tls_files.cert_file)
+        return tls.server_context(self._tls_files) if self._tls_files is not None else None
+
+    def _remove_temp_tls(self) -> None:
+        if self._tls_temp is not None:
+            shutil.rmtree(self._tls_temp, ignore_errors=True)
+            self._tls_temp = None
+            self._tls_files = None
 
     async def _tick(self) -> None:
         while True:
@@ -214,6 +298,10 @@ class Emulator:
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
+        if self._activity is not None:
+            self._activity.detach()
+            self._activity = None
+        self._remove_temp_tls()
 
     async def __aenter__(self) -> Emulator:
         await self.start()
@@ -262,7 +350,9 @@ class EmulatorThread:
     host = _FromEmulator[str]("The listening host.")
     port = _FromEmulator[int]("The listening port (the real one once started, also with ``port=0``).")
     access_key = _FromEmulator[str]("The access key.")
-    endpoint = _FromEmulator[str]("The HTTP base URL.")
+    endpoint = _FromEmulator[str]("The base URL (``http://`` or, with TLS, ``https://``).")
+    scheme = _FromEmulator[str]("``https`` when serving TLS, else ``http``.")
+    tls_cert_file = _FromEmulator[Optional[str]]("The TLS certificate in use (PEM; what clients trust), or None.")
     connection_string = _FromEmulator[str]("A connection string the server SDKs accept.")
     faults = _FromEmulator[FaultPlan]("The fault plan in force.")
     rest_log = _FromEmulator[list[RestRecord]]("The newest REST requests the emulator saw, oldest first.")

@@ -106,6 +106,8 @@ class SessionKind(Protocol):
     keeps_until_acked: bool
     #: fanned-out messages go to :meth:`accept` instead of the outbox
     takes_deliveries: bool
+    #: the close code when the service ends the session on purpose
+    deliberate_close_code: int
 
     def on_open(self, session: Session) -> None:
         """Set up the protocol's per-session state."""
@@ -212,8 +214,8 @@ class Session:
         self.upstream: Optional[EventTarget] = None
         #: what the client protocol keeps per session (raw: the mode; reliable: the unacked messages; ...)
         self.kind_state: Any = None
-        #: JSON clients: the ackIds processed successfully (None until the first)
-        self.processed_ack_ids: Optional[set[int]] = None
+        #: JSON clients: the newest ackIds processed successfully, oldest first (None until the first)
+        self.processed_ack_ids: Optional[dict[int, None]] = None
         #: reliable clients: the secret that authenticates a recovery
         self.reconnection_token: Optional[str] = None
 

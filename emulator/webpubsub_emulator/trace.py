@@ -2,9 +2,10 @@
 
 The adapters and the core emit at the few points where something happens: a REST call answered (``rest``), a client
 frame read (``frame-in``) or written (``frame-out``), an event-handler call answered (``upstream``), a handshake
-refused (``refused``), a session's state changed (``session``). With no subscriber an emit point costs one attribute
-test (``if trace.observers:``) and builds nothing. Observers run synchronously on the emulator's event loop: they must
-be quick and must not block; an observer that raises is logged and kept.
+refused (``refused``), a session's state changed (``session``), a fault injected (``fault``). With no subscriber an
+emit point costs one attribute test (``if trace.observers:``) and builds nothing. Observers run synchronously on the
+emulator's event loop: they must be quick and must not block; an observer that raises is logged and kept. The
+activity log (:mod:`.activity_log`) is one such observer.
 """
 
 from __future__ import annotations
@@ -17,17 +18,19 @@ __all__ = ["KINDS", "Trace", "TraceEvent"]
 log = logging.getLogger(__name__)
 
 #: Every kind of event emitted.
-KINDS = frozenset({"rest", "frame-in", "frame-out", "upstream", "refused", "session"})
+KINDS = frozenset({"rest", "frame-in", "frame-out", "upstream", "refused", "session", "fault"})
 
 
 class TraceEvent(NamedTuple):
     """One observed thing. ``detail`` depends on ``kind`` (never a key or a token):
 
-    - ``rest``: method, path (without the query), status, ms
-    - ``frame-in`` / ``frame-out``: type (``text``, ``binary`` or ``close``), size
+    - ``rest``: method, path (without the query), status, ms, fault (the fault injected, e.g. ``rest-fail:503``, or
+      None)
+    - ``frame-in`` / ``frame-out``: type (``text``, ``binary`` or ``close``), size (a close: code)
     - ``upstream``: event, url, status (None when the handler could not be reached), ms
-    - ``refused``: status, code, reason (a refused WebSocket handshake)
+    - ``refused``: status, code, reason, path (a refused WebSocket handshake; the path without the query)
     - ``session``: event, old, new (state names), reason
+    - ``fault``: fault (``ws-drop``), effect (what it did)
     """
 
     kind: str

@@ -5,7 +5,9 @@ The service calls the application's event handlers over HTTP (CloudEvents, binar
 module decides everything about those calls except sending them: the handler table of each hub, the ``ce-*`` headers and
 the signature, the ``connect`` body, a user event's body and Content-Type, and how the handler's answer is read (the
 ``connect`` outcome, the connection state, a reply message). The HTTP client is the upstream adapter
-(:mod:`.upstream`); the WebSocket adapter reaches it only through :class:`UpstreamPort`.
+(:mod:`.upstream`); the WebSocket adapter reaches it only through :class:`UpstreamPort`. The upstream adapter moves
+bytes through a :class:`HandlerTransport`: HTTP (:mod:`.upstream`) or an in-process ASGI application
+(:mod:`.asgi_transport`), chosen per handler.
 """
 
 from __future__ import annotations
@@ -14,28 +16,36 @@ import hashlib
 import hmac
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, NamedTuple, Optional, Protocol, Sequence, Union
-from urllib.parse import urlsplit
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, Protocol, Sequence, Union
+from urllib.parse import quote, urlsplit
 
+from . import limits
 from .errors import HandlerRefused, UpstreamError
-from .protocol import Payload, dumps
-from .validation import ValidationError, validate_group
+from .protocol import Payload, dumps, loads
+from .validation import ValidationError, validate_group, validate_user_id
+from .wellformed import NotEncodable, has_control, is_text
 
 __all__ = [
+    "APP_URL_TEMPLATE",
     "SYSTEM_EVENTS",
     "ConnectOutcome",
     "EventCall",
     "EventHandler",
     "EventTarget",
+    "HandlerSpec",
     "HandlerTable",
+    "HandlerTransport",
     "UpstreamPort",
     "UpstreamResponse",
     "UserEvent",
     "connect_body",
     "connection_state_of",
+    "cookies_of",
     "event_headers",
+    "handlers_of",
     "json_reply",
     "metadata_headers",
     "origin_allowed",
@@ -50,6 +60,10 @@ __all__ = [
 ]
 
 SYSTEM_EVENTS = frozenset({"connect", "connected", "disconnected"})
+#: Where an in-process ASGI application given alone receives its events (the event-handler library's default mount).
+APP_URL_TEMPLATE = "/eventhandler/{event}"
+#: The host an in-process application's URL gets when its template is only a path.
+_APP_HOST = "http://localhost"
 
 
 @dataclass(frozen=True)
@@ -57,14 +71,22 @@ class EventHandler:
     """One upstream handler of a hub.
 
     ``user_event_pattern`` is ``*``, a comma-separated list or a single name (case-insensitive); ``system_events`` is a
-    subset of ``connect``, ``connected``, ``disconnected``.
+    subset of ``connect``, ``connected``, ``disconnected``. With ``app`` (an ASGI 3 application) the events are not
+    sent over the network: the emulator calls the application in-process, with ``url_template``'s path (a template
+    that is only a path, like ``/eventhandler/{event}``, gets the host ``localhost``).
     """
 
     url_template: str
     user_event_pattern: str = "*"
     system_events: frozenset[str] = SYSTEM_EVENTS
+    app: Optional[Callable[..., Any]] = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.app is not None:
+            if not callable(self.app):
+                raise ValueError("an event handler's app must be an ASGI application (a callable)")
+            if self.url_template.startswith("/"):
+                object.__setattr__(self, "url_template", _APP_HOST + self.url_template)
         parts = urlsplit(self.url_template)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("an event handler URL must be an absolute http(s) URL")
@@ -84,8 +106,29 @@ class EventHandler:
         return event.lower() in {p.strip().lower() for p in pattern.split(",") if p.strip()}
 
     def url(self, event: str, hub: str) -> str:
-        """The URL for an event (``{event}`` and ``{hub}`` substituted)."""
-        return self.url_template.replace("{event}", event).replace("{hub}", hub)
+        """The URL for an event: ``{event}`` and ``{hub}`` substituted, each percent-encoded as one path segment (a
+        ``/``, ``?``, ``#`` or ``%`` in a name can never reach another path, query or host)."""
+        return self.url_template.replace("{event}", quote(event, safe="")).replace("{hub}", quote(hub, safe=""))
+
+
+#: What a hub's entry in ``event_handlers`` may be: a URL template, an ASGI application, one handler or several.
+HandlerSpec = Union[str, Callable[..., Any], EventHandler, Sequence[EventHandler]]
+
+
+def handlers_of(spec: HandlerSpec) -> list[EventHandler]:
+    """The handlers of one ``event_handlers`` entry: a URL template (every event goes there), an ASGI application
+    (called in-process at :data:`APP_URL_TEMPLATE`), an :class:`EventHandler` or a sequence of them."""
+    if isinstance(spec, str):
+        return [EventHandler(spec)]
+    if isinstance(spec, EventHandler):
+        return [spec]
+    if callable(spec):
+        return [EventHandler(APP_URL_TEMPLATE, app=spec)]
+    handlers = list(spec)
+    for handler in handlers:
+        if not isinstance(handler, EventHandler):
+            raise ValueError("event_handlers values are URL templates, ASGI applications or EventHandler lists")
+    return handlers
 
 
 def parse_handler_spec(spec: str) -> tuple[str, EventHandler]:
@@ -242,6 +285,21 @@ class UpstreamPort(Protocol):
         ...
 
 
+class HandlerTransport(Protocol):
+    """How the upstream adapter reaches one handler: over HTTP, or into an in-process ASGI application."""
+
+    async def request(
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: bytes, *, timeout: float
+    ) -> UpstreamResponse:
+        """Send one request and read the whole answer; raises :class:`~.errors.UpstreamError` when that fails (the
+        message names the failure, never the URL's query)."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the transport holds."""
+        ...
+
+
 # ---------------------------------------------------------------------------------------------------- requests
 def signature(access_key: str, connection_id: str) -> str:
     """``ce-signature``: HMAC-SHA256 of the connection id keyed with the access key (UTF-8), lowercase hex."""
@@ -305,10 +363,32 @@ def validation_headers(origin: str) -> dict[str, str]:
     return {"WebHook-Request-Origin": origin, "ce-awpsversion": "1.0"}
 
 
-def origin_allowed(status: int, allowed: Optional[str], origin: str) -> bool:
-    """True when a validation answer lets this service call: 2xx and ``WebHook-Allowed-Origin`` ``*`` or our host."""
-    origins = {o.strip().lower() for o in (allowed or "").split(",")}
-    return 200 <= status < 300 and bool({"*", origin.lower()} & origins)
+def origin_allowed(status: int, allowed: Iterable[str], origin: str, port: Optional[int] = None) -> bool:
+    """True when a validation answer lets this service call: 2xx and a ``WebHook-Allowed-Origin`` that is ``*``, our
+    host, or our ``host:port`` (as the JS middleware answers: the host of its configured endpoint, port kept).
+
+    ``allowed`` holds every ``WebHook-Allowed-Origin`` header line of the answer (each may list several, separated
+    by commas).
+    """
+    accepted = {"*", origin.lower()}
+    if port is not None:
+        accepted.add(f"{origin.lower()}:{port}")
+    origins = {o.strip().lower() for line in allowed for o in line.split(",")}
+    return 200 <= status < 300 and bool(accepted & origins)
+
+
+def cookies_of(resp: UpstreamResponse) -> dict[str, str]:
+    """The cookies an answer sets (``Set-Cookie`` lines; unreadable ones are skipped), name to value."""
+    cookies: dict[str, str] = {}
+    for line in resp.header_values("Set-Cookie"):
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(line)
+        except CookieError:
+            continue
+        for morsel in jar.values():
+            cookies[morsel.key] = morsel.value
+    return cookies
 
 
 def _strings(value: Any) -> list[str]:
@@ -332,11 +412,22 @@ def connect_body(
     extra: Optional[Mapping[str, Any]] = None,
 ) -> bytes:
     """The ``connect`` event body: every claim, query and header as arrays of strings, minus the credentials;
-    ``extra`` adds a protocol's own members (MQTT: ``mqtt``)."""
+    ``extra`` adds a protocol's own members (MQTT: ``mqtt``).
+
+    :raises BadRequest: a header that is not valid UTF-8, or claims that are not valid Unicode (the client is refused
+        with 400 and the reason; nothing is sent upstream).
+    """
+    header_map = _multi(headers, "authorization")
+    for name, values in header_map.items():
+        if not all(is_text(v) for v in values):
+            raise NotEncodable(f"The request header '{name}' is not valid UTF-8.")
+    claim_map = {k: _strings(v) for k, v in claims.items()}
+    if not is_text(dumps(claim_map)):
+        raise NotEncodable("The access token's claims hold text that is not valid Unicode.")
     body = {
-        "claims": {k: _strings(v) for k, v in claims.items()},
+        "claims": claim_map,
         "query": _multi(query, "access_token"),
-        "headers": _multi(headers, "authorization"),
+        "headers": header_map,
         "subprotocols": list(offered),
         "clientCertificates": [],
     }
@@ -379,6 +470,8 @@ def connection_state_of(resp: UpstreamResponse) -> Optional[str]:
     states = resp.header_values("ce-connectionState")
     if len(states) > 1:
         raise UpstreamError("The event handler set the connection state twice.")
+    if states and (not is_text(states[0]) or has_control(states[0])):
+        raise UpstreamError("The event handler set a connection state that cannot be sent back as a header.")
     return states[0] if states else None
 
 
@@ -396,13 +489,13 @@ def parse_connect_answer(
         raise UpstreamError("The connect event handler failed.")
     try:
         state = connection_state_of(resp)
-    except UpstreamError:
-        raise UpstreamError("The connect event handler set the state twice.") from None
+    except UpstreamError as exc:
+        raise UpstreamError(exc.message.replace("The event handler", "The connect event handler")) from None
     if resp.status == 204 or not resp.body.strip():
         return ConnectOutcome(user_id, chosen, state)
     try:
-        doc = json.loads(resp.body)
-    except ValueError:
+        doc = loads(resp.body)  # JSON nested too deep to parse is invalid JSON, not a crash
+    except (ValueError, UnicodeDecodeError):
         raise UpstreamError("The connect event handler answered invalid JSON.") from None
     if doc is None:
         return ConnectOutcome(user_id, chosen, state)
@@ -414,6 +507,8 @@ def parse_connect_answer(
             if not isinstance(doc["userId"], str):
                 raise ValueError("userId")
             user_id = doc["userId"]
+            if user_id:
+                validate_user_id(user_id)
         if doc.get("roles") is not None:
             if not isinstance(doc["roles"], list) or not all(isinstance(r, str) for r in doc["roles"]):
                 raise ValueError("roles")
@@ -422,6 +517,8 @@ def parse_connect_answer(
             if not isinstance(doc["groups"], list) or not all(isinstance(g, str) for g in doc["groups"]):
                 raise ValueError("groups")
             groups = [validate_group(g) for g in doc["groups"]]
+            if len(set(groups)) > limits.MAX_GROUPS_PER_CONNECTION:
+                raise ValueError("groups")
         if doc.get("subprotocol") is not None:
             if doc["subprotocol"] not in offered:
                 raise ValueError("subprotocol")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from . import limits
 from .errors import BadRequest
+from .wellformed import has_control, is_text
 
 __all__ = [
     "API_VERSIONS",
@@ -18,18 +20,22 @@ __all__ = [
     "ValidationError",
     "parse_int",
     "validate_api_version",
+    "validate_event_name",
     "validate_group",
     "validate_hub",
     "validate_id",
+    "validate_user_id",
 ]
 
 #: The api-versions the emulator accepts (the GA versions; features are never gated per version).
 API_VERSIONS = ("2021-10-01", "2022-11-01", "2023-07-01", "2024-01-01", "2024-12-01")
 
-#: Hub names: a letter first, then letters, digits and a few punctuation characters; 1-128 characters in total.
-HUB_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}\Z")
+#: Hub names: a letter first, then letters, digits and a few punctuation characters; 1-128 characters in total
+#: (``limits.MAX_HUB_LENGTH``).
+HUB_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_`,.\[\]]{0," + str(limits.MAX_HUB_LENGTH - 1) + r"}\Z")
 
-MAX_GROUP_LENGTH = 1024
+#: see :data:`.limits.MAX_GROUP_LENGTH` (kept here for the callers that import it from this module)
+MAX_GROUP_LENGTH = limits.MAX_GROUP_LENGTH
 
 
 class ValidationError(BadRequest, ValueError):
@@ -47,23 +53,56 @@ def validate_hub(hub: str) -> str:
 
 
 def validate_group(group: str, *, what: str = "group") -> str:
-    """Return ``group`` when it is a valid group name (1-1024 characters, not whitespace-only, no newline)."""
+    """Return ``group`` when it is a valid group name (1-1024 characters, not whitespace-only, no newline, valid
+    Unicode)."""
     if not group:
         raise ValidationError(f"Invalid {what} name: it must not be empty.")
-    if len(group) > MAX_GROUP_LENGTH:
-        raise ValidationError(f"Invalid {what} name: it must be at most {MAX_GROUP_LENGTH} characters long.")
+    if len(group) > limits.MAX_GROUP_LENGTH:
+        raise ValidationError(f"Invalid {what} name: it must be at most {limits.MAX_GROUP_LENGTH} characters long.")
     if "\n" in group:
         raise ValidationError(f"Invalid {what} name: it must not contain a newline.")
     if group.isspace():
         raise ValidationError(f"Invalid {what} name: it must not be whitespace only.")
+    if not is_text(group):
+        raise ValidationError(f"Invalid {what} name: it is not valid Unicode text.")
     return group
 
 
 def validate_id(value: str, *, what: str) -> str:
-    """Return ``value`` when it is a valid connection id or user id (at least one character)."""
+    """Return ``value`` when it is a valid connection id (at least one character)."""
     if not value:
         raise ValidationError(f"Invalid {what}: it must not be empty.")
     return value
+
+
+def validate_user_id(value: str, *, what: str = "user id") -> str:
+    """Return ``value`` when it is a valid user id: 1-1024 characters of valid Unicode without control characters
+    (a user id travels in the ``ce-userId`` header and in every message the user sends)."""
+    if not value:
+        raise ValidationError(f"Invalid {what}: it must not be empty.")
+    if len(value) > limits.MAX_USER_ID_LENGTH:
+        raise ValidationError(f"Invalid {what}: it must be at most {limits.MAX_USER_ID_LENGTH} characters long.")
+    if not is_text(value):
+        raise ValidationError(f"Invalid {what}: it is not valid Unicode text.")
+    if has_control(value):
+        raise ValidationError(f"Invalid {what}: it must not contain control characters (such as CR, LF or NUL).")
+    return value
+
+
+def validate_event_name(name: str) -> str:
+    """Return ``name`` when it is a valid user event name: 1-256 characters of valid Unicode without control
+    characters, and not ``.`` or ``..`` (the name becomes one path segment of the handler URL and a header value)."""
+    if not name:
+        raise ValidationError("Invalid event name: it must not be empty.")
+    if len(name) > limits.MAX_EVENT_NAME_LENGTH:
+        raise ValidationError(f"Invalid event name: it must be at most {limits.MAX_EVENT_NAME_LENGTH} characters long.")
+    if not is_text(name):
+        raise ValidationError("Invalid event name: it is not valid Unicode text.")
+    if has_control(name):
+        raise ValidationError("Invalid event name: it must not contain control characters.")
+    if name in (".", ".."):
+        raise ValidationError("Invalid event name: '.' and '..' are not event names.")
+    return name
 
 
 def validate_api_version(value: Optional[str]) -> str:

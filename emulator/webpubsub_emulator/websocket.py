@@ -5,15 +5,15 @@ the blocking ``connect`` event through the :class:`~.upstream_contract.UpstreamP
 adapter itself), upgrades, opens the session in the core, then reads frames and hands each to the session's client
 protocol (:mod:`.raw_clients`, :mod:`.json_clients`, :mod:`.reliable_clients`), performs the user events they ask for,
 and sends their acks, each after a short delay (:attr:`WebSocketGateway.ack_delay`). The session's frames are written
-by its :class:`~.frame_writer.FrameWriter`. When the socket is gone it tells the core once, and the session's state
-machine decides what that means.
+by its :class:`~.frame_writer.FrameWriter`. User events go through the session's :class:`~.event_queue.EventQueue`, so
+that the next frames are read while one waits for the handler. When the socket is gone it tells the core once, and the
+session's state machine decides what that means.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from typing import Any, Optional, Union
 
 from aiohttp import WSMsgType, web
@@ -21,7 +21,10 @@ from aiohttp import WSMsgType, web
 from . import handshake, limits
 from .clients import ClientContext, ClientProtocol
 from .core import Core
-from .errors import BadRequest, EmulatorError, HttpAnswer, InternalError, UpstreamError
+from .errors import BadRequest, EmulatorError, HttpAnswer, InternalError, ServiceUnavailable, UpstreamError
+from .event_queue import EventQueue
+from .exposure import ServerNames
+from .fanout_pump import FanOutPump
 from .faults import FaultInjector
 from .frame_writer import FrameWriter, WriterContext
 from .protocol import disconnected_message, dumps
@@ -65,20 +68,6 @@ def _http(answer: HttpAnswer) -> web.Response:
 _Accepted = tuple[web.WebSocketResponse, Session, ClientProtocol]
 
 
-class _DelayedAcks:
-    """A connection's acks waiting for their time (due time, frame), oldest first, and the timer that queues them."""
-
-    __slots__ = ("due", "timer")
-
-    def __init__(self) -> None:
-        self.due: deque[tuple[float, str]] = deque()
-        self.timer: Optional[asyncio.TimerHandle] = None
-
-    def cancel(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-
-
 class WebSocketGateway:
     """Serves ``/client/hubs/{hub}`` and ``/client/?hub=`` over a shared :class:`Core`."""
 
@@ -90,10 +79,15 @@ class WebSocketGateway:
         upstream: Optional[UpstreamPort] = None,
         faults: Optional[FaultInjector] = None,
         trace: Optional[Trace] = None,
+        pump: Optional[FanOutPump] = None,
     ) -> None:
         self.core = core
+        #: carries out the fan-outs the core parks (shared with the REST adapter)
+        self.pump = pump if pump is not None else FanOutPump(core)
         self.access_key = access_key
         self.endpoint = endpoint
+        #: the names this emulator answers to (``Host`` headers and token audiences)
+        self.names = ServerNames.of_endpoint(endpoint)
         self.upstream = upstream
         self.trace = trace if trace is not None else core.trace
         self.handlers = upstream.handlers if upstream is not None else HandlerTable({})
@@ -103,7 +97,12 @@ class WebSocketGateway:
         #: 1.1.0) miss an ack that comes faster and then wait for their whole ack timeout.
         self.ack_delay = DEFAULT_ACK_DELAY
         self._writers: dict[tuple[str, str], FrameWriter] = {}
-        self._acks: dict[tuple[str, str], _DelayedAcks] = {}
+        #: handshakes under way (see :meth:`handle`)
+        self._handshakes = 0
+        #: each session's user events waiting for the handler (as long as the session lives)
+        self._events: dict[tuple[str, str], EventQueue] = {}
+        #: the timer that queues a connection's held-back acks when they are due
+        self._ack_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._writer_context = WriterContext(core.clock, core.transport_closed, faults, self.trace)
         core.on_ended = self._on_ended
 
@@ -118,26 +117,36 @@ class WebSocketGateway:
 
     # ------------------------------------------------------------------ handshake
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Entry point for every request under ``/client``."""
+        """Entry point for every request under ``/client``. At most ``limits.MAX_PENDING_HANDSHAKES`` handshakes
+        (token, ``connect`` event, upgrade) are under way at once: one more is refused with 503."""
+        if self._handshakes >= limits.MAX_PENDING_HANDSHAKES:
+            busy = ServiceUnavailable("Too many WebSocket handshakes are in progress; try again later.")
+            return self._refused(busy, request)
+        self._handshakes += 1
         try:
             accepted = await self._handshake(request)
         except EmulatorError as exc:
-            return self._refused(exc)
+            return self._refused(exc, request)
         except Exception:
             log.exception("unexpected error while serving a WebSocket client")
-            return self._refused(InternalError("The emulator hit an internal error."))
+            return self._refused(InternalError("The emulator hit an internal error."), request)
+        finally:
+            self._handshakes -= 1
         if isinstance(accepted, web.StreamResponse):
             return accepted
         # the handshake's frame (token claims, headers, the probe response...) is gone by now: an idle connection
         # keeps only what serving it needs
         return await self._serve(request, *accepted)
 
-    def _refused(self, exc: EmulatorError) -> web.Response:
+    def _refused(self, exc: EmulatorError, request: web.Request) -> web.Response:
         if self.trace.observers:
-            self.trace.emit("refused", None, None, status=exc.status, code=exc.code, reason=exc.message)
+            self.trace.emit(
+                "refused", None, None, status=exc.status, code=exc.code, reason=exc.message, path=request.path
+            )
         return _http(exc.http())
 
     async def _handshake(self, request: web.Request) -> Union[web.StreamResponse, _Accepted]:
+        self.names.check_host_header(request.headers.get("Host"))
         hub = handshake.hub_of(request.raw_path, request.query.get("hub"))
         offered = handshake.offered_subprotocols(request.headers.getall("Sec-WebSocket-Protocol", []))
         chosen = handshake.choose_subprotocol(offered)
@@ -145,15 +154,13 @@ class WebSocketGateway:
             raise BadRequest("A WebSocket upgrade request is expected here.")
         pair = handshake.recovery_pair(request.query)
         if pair is not None:
-            return await self._recover(request, hub, chosen, *pair)
+            return await self._recover(request, hub, offered, chosen, *pair)
         claims = handshake.client_claims(
             request.query.get("access_token"),
             request.headers.get("Authorization"),
             self.access_key,
             hub=hub,
-            request_scheme=request.scheme,
-            host_header=request.headers.get("Host"),
-            endpoint=self.endpoint,
+            names=self.names,
         )
         admission = handshake.admit(hub, claims, chosen)
         connection_id = self.core.new_connection_id(hub)
@@ -217,13 +224,14 @@ class WebSocketGateway:
         )
 
     async def _recover(
-        self, request: web.Request, hub: str, chosen: Optional[str], conn_id: str, token: str
+        self, request: web.Request, hub: str, offered: list[str], chosen: Optional[str], conn_id: str, token: str
     ) -> Union[web.StreamResponse, _Accepted]:
-        session = self.core.resume(hub, conn_id, token) if conn_id and token else None
+        # a recovery keeps the session's subprotocol: one that does not offer it is refused (the session stays held)
+        session = self.core.resume(hub, conn_id, token, offered) if conn_id and token else None
         old = self._writers.get((session.hub, session.connection_id)) if session is not None else None
         if old is not None:
             old.superseded = True  # at once: the old transport must not take the re-sent frames
-        ws = self._socket(chosen)
+        ws = self._socket(session.subprotocol if session is not None else chosen)
         await ws.prepare(request)
         if session is None:
             log.info("recovery of connection %r in hub %s refused", conn_id[:64], hub)
@@ -258,6 +266,8 @@ class WebSocketGateway:
                     await self._on_frame(session, kind, msg.data)
                     if session.state is not _OPEN:
                         break
+                    if self.core.backlog:  # a fan-out it made is carried out in slices: read on once it is done
+                        await self.pump.drained()
                 elif msg.type is WSMsgType.CLOSE:
                     # a close frame from the client: a deliberate close, the session ends (no recovery)
                     client_closed = True
@@ -278,14 +288,19 @@ class WebSocketGateway:
         return ws
 
     async def _on_frame(self, session: Session, kind: ClientProtocol, data: Union[str, bytes]) -> None:
-        """Hand one client frame to the session's protocol rules and do the IO they ask for."""
+        """Hand one client frame to the session's protocol rules and do the IO they ask for. A user event joins the
+        session's :class:`~.event_queue.EventQueue` (sent in order, one at a time) and the next frame is read at once:
+        acks, pings and other requests keep flowing while an event waits for the handler."""
         context = self.context
         try:
             outcome = kind.on_frame(context, session, data)
             if isinstance(outcome, UserEvent):
-                answer = await self._user_event(session, outcome)
-                outcome = kind.after_event(context, session, outcome, answer)
-            if outcome is not None:
+                key = (session.hub, session.connection_id)
+                queue = self._events.get(key)
+                if queue is None:
+                    queue = self._events[key] = EventQueue()
+                await queue.put(session, kind, outcome, context=context, send=self._user_event, ack=self._send_ack)
+            elif outcome is not None:
                 self._send_ack(session, outcome)
         except EmulatorError as exc:
             self.core.refuse(session, exc)
@@ -312,9 +327,9 @@ class WebSocketGateway:
         key = (session.hub, session.connection_id)
         if self._writers.get(key) is writer:
             del self._writers[key]
-            acks = self._acks.pop(key, None)
-            if acks is not None:
-                acks.cancel()
+            timer = self._ack_timers.pop(key, None)
+            if timer is not None:
+                timer.cancel()
         if writer.superseded:
             return
         was = session.state
@@ -324,31 +339,29 @@ class WebSocketGateway:
 
     # ------------------------------------------------------------------ acks
     def _send_ack(self, session: Session, text: str) -> None:
-        """Queue an ack frame after :attr:`ack_delay`; acks keep their order and nothing else waits for them."""
+        """Queue an ack frame after :attr:`ack_delay`; acks keep their order and nothing else waits for them. A held
+        ack counts toward the session's control limits from now on (the session holds it, see ``Core.hold_control``)."""
         key = (session.hub, session.connection_id)
         if self.ack_delay <= 0 or key not in self._writers:
             self.core.send_control(session, text)
             return
         loop = asyncio.get_running_loop()
-        acks = self._acks.get(key)
-        if acks is None:
-            acks = self._acks[key] = _DelayedAcks()
-        acks.due.append((loop.time() + self.ack_delay, text))
-        if acks.timer is None:
-            acks.timer = loop.call_later(self.ack_delay, self._flush_acks, session, acks)
+        if self.core.hold_control(session, text, loop.time() + self.ack_delay):
+            self._ack_timers[key] = loop.call_later(self.ack_delay, self._flush_acks, session)
 
-    def _flush_acks(self, session: Session, acks: _DelayedAcks) -> None:
-        acks.timer = None
+    def _flush_acks(self, session: Session) -> None:
+        key = (session.hub, session.connection_id)
+        self._ack_timers.pop(key, None)
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        due = acks.due
-        while due and due[0][0] <= now + 0.001:  # the loop may run a timer a bit early
-            self.core.send_control(session, due.popleft()[1])
-        if due:
-            acks.timer = loop.call_at(due[0][0], self._flush_acks, session, acks)
+        next_due = self.core.release_held(session, loop.time() + 0.001)  # the loop may run a timer a bit early
+        if next_due is not None and key in self._writers:
+            self._ack_timers[key] = loop.call_at(next_due, self._flush_acks, session)
 
     # ------------------------------------------------------------------ system events, shutdown
     def _on_ended(self, session: Session) -> None:
+        queue = self._events.pop((session.hub, session.connection_id), None)
+        if queue is not None:
+            queue.stop()  # the events it still had queued are not sent: the connection is gone
         target = session.upstream
         if target is not None and self.upstream is not None:
             reason = session.close_reason or "The connection ended."
@@ -358,7 +371,10 @@ class WebSocketGateway:
         """Close every socket with 1001 (server shutdown), all at once."""
         writers = list(self._writers.values())
         self._writers.clear()
-        for acks in self._acks.values():
-            acks.cancel()
-        self._acks.clear()
+        for timer in self._ack_timers.values():
+            timer.cancel()
+        self._ack_timers.clear()
+        for queue in self._events.values():
+            queue.stop()
+        self._events.clear()
         await asyncio.gather(*(w.supersede(CLOSE_GOING_AWAY, b"The emulator is shutting down") for w in writers))

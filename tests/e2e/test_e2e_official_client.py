@@ -7,6 +7,7 @@ request), needs the subprotocol echoed, and indexes fields like dataType and err
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import socket
 import uuid
@@ -152,21 +153,24 @@ def test_official_client_forbidden_ack_is_an_error(sync_service: WebPubSubServic
 
 @pytest.mark.parametrize("protocol", [WebPubSubProtocolType.JSON_RELIABLE, WebPubSubProtocolType.JSON])
 def test_server_close_reaches_official_client(
-    sync_service: WebPubSubServiceClient, protocol: WebPubSubProtocolType
+    sync_service: WebPubSubServiceClient, protocol: WebPubSubProtocolType, caplog: pytest.LogCaptureFixture
 ) -> None:
     client, events = open_client(sync_service, "carl", protocol)
     try:
         client.join_group("x")
         member = next(iter(sync_service.list_connections(group="x")))
-        sync_service.close_connection(member.connection_id, reason="server says bye")
-        disconnected = events.next("disconnected")
-        if protocol == WebPubSubProtocolType.JSON:
-            assert disconnected.message == "server says bye"
-        # A reliable client tries to recover the session first; the service refuses (1008) after a deliberate close,
-        # so either way the client stops and the connection is gone for good.
-        events.next("stopped")
+        with caplog.at_level(logging.INFO, logger="webpubsub_emulator"):
+            sync_service.close_connection(member.connection_id, reason="server says bye")
+            # The client reports the reason the service gave, on both protocols: a reliable session closed on purpose
+            # ends with 1008, so the client does not try to recover it (and then report the refused recovery instead).
+            assert events.next("disconnected").message == "server says bye"
+            events.next("stopped")
         assert sync_service.connection_exists(member.connection_id) is False
         assert sync_service.user_exists("carl") is False
+        attempts = [
+            r for r in caplog.records if r.name.startswith("webpubsub_emulator") and "recover" in r.getMessage()
+        ]
+        assert not attempts, "the client tried to recover the session"
     finally:
         client.close()
 

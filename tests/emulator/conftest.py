@@ -7,6 +7,7 @@ from typing import AsyncIterator
 
 import aiohttp
 import pytest
+from upstream_support import HandlerServer, handler_server
 from webpubsub_emulator import Emulator
 from ws_support import ClientPool, Rest
 
@@ -40,3 +41,10 @@ async def clients(
     pool: ClientPool = getattr(request.module, "Clients", ClientPool)(emu, session, hub)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def handler() -> AsyncIterator[HandlerServer]:
+    """A started event-handler stand-in (see ``upstream_support``)."""
+    async with handler_server() as server:
+        yield server

@@ -9,7 +9,7 @@ from typing import AsyncIterator, List
 import aiohttp
 import pytest
 from aiohttp import web
-from webpubsub_emulator import Emulator, TraceEvent
+from webpubsub_emulator import Emulator, FaultPlan, TraceEvent
 from webpubsub_emulator.trace import KINDS, Trace
 from ws_support import JSON, Api, expect_handshake_status, recv_json
 
@@ -72,6 +72,18 @@ async def test_every_kind_of_event_is_observed(handler_url: str) -> None:
         await wait_for(events, "session", event="closed", new="gone")
         await wait_for(events, "upstream", event="disconnected", status=204)
         await ws.close()
+
+        emu.set_faults(FaultPlan(rest_failure_rate=1.0, ws_drop_every=1))
+        assert await api.status("POST", "/:send", body=b"x", content_type="text/plain") == 503
+        failed = await wait_for(events, "rest", method="POST", status=503)
+        assert failed.detail["fault"] == "rest-fail:503"
+        emu.set_faults(FaultPlan(ws_drop_every=1))
+        raw, _ = await api.connect(user="r", protocol=None)
+        assert await api.status("POST", "/:send", body=b"y", content_type="text/plain") == 202
+        drop = await wait_for(events, "fault", fault="ws-drop")
+        assert drop.detail["effect"] == "transport dropped after message 1"
+        await raw.close()
+        emu.set_faults(None)
         assert {e.kind for e in events} == KINDS
 
         unsubscribe()

@@ -6,12 +6,12 @@ application server records every event the emulator sends and answers what the t
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import AsyncIterator, Dict, List, Optional, Tuple
+from typing import AsyncIterator
 
 import aiohttp
 import pytest
+from upstream_support import HandlerServer as Upstream
 from webpubsub_emulator import DEFAULT_ACCESS_KEY, Emulator
 from ws_support import JSON, Api, recv, recv_json, run_cli
 
@@ -19,52 +19,9 @@ KEY = DEFAULT_ACCESS_KEY
 JSON_P = JSON
 
 
-class Upstream:
-    """A tiny application server recording every event the emulator sends."""
-
-    def __init__(self) -> None:
-        self.requests: List[Tuple[str, str, Dict[str, str], bytes]] = []
-        self.connect_reply: Tuple[int, bytes, Optional[str], Dict[str, str]] = (204, b"", None, {})
-        self.event_reply: Tuple[int, bytes, Optional[str], Dict[str, str]] = (204, b"", None, {})
-        self.events = asyncio.Queue[Tuple[str, Dict[str, str], bytes]]()
-        self.url = ""
-
-    async def handle(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
-        body = await request.read()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        self.requests.append((request.method, request.path, headers, body))
-        if request.method == "OPTIONS":
-            return aiohttp.web.Response(headers={"WebHook-Allowed-Origin": "*"})
-        await self.events.put((request.match_info["event"], headers, body))
-        status, payload, content_type, extra = (
-            self.connect_reply if request.match_info["event"] == "connect" else self.event_reply
-        )
-        if status == 204:
-            return aiohttp.web.Response(status=204, headers=extra)
-        return aiohttp.web.Response(status=status, body=payload, content_type=content_type, headers=extra)
-
-    async def next_event(self, name: str) -> Tuple[Dict[str, str], bytes]:
-        while True:
-            event, headers, body = await asyncio.wait_for(self.events.get(), 5)
-            if event == name:
-                return headers, body
-
-
 @pytest.fixture
-async def upstream() -> AsyncIterator[Upstream]:
-    from aiohttp import web
-
-    up = Upstream()
-    app = web.Application()
-    app.router.add_route("*", "/events/{event}", up.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    up.url = f"http://127.0.0.1:{port}/events/{{event}}"
-    yield up
-    await runner.cleanup()
+def upstream(handler: Upstream) -> Upstream:
+    return handler
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Optional
+from typing import List, Optional
 
 import pytest
 from webpubsub_emulator.errors import HandlerRefused, UpstreamError
@@ -116,16 +116,21 @@ def test_user_event_bodies_follow_the_data_type() -> None:
 @pytest.mark.parametrize(
     ("status", "allowed", "ok"),
     [
-        (200, "*", True),
-        (204, "LocalHost", True),
-        (200, "a, localhost", True),
-        (200, "other", False),
-        (500, "*", False),
-        (200, None, False),
+        (200, ["*"], True),
+        (204, ["LocalHost"], True),
+        (200, ["a, localhost"], True),
+        (200, ["other"], False),
+        (500, ["*"], False),
+        (200, [], False),
+        # the JS middleware answers the host of its configured endpoint, port kept, one header line per endpoint
+        (200, ["LOCALHOST:8080"], True),
+        (200, ["localhost:8081"], False),
+        (200, ["other:8080", "localhost:8080"], True),
+        (200, ["other", "*"], True),
     ],
 )
-def test_abuse_protection_origin(status: int, allowed: Optional[str], ok: bool) -> None:
-    assert origin_allowed(status, allowed, "localhost") is ok
+def test_abuse_protection_origin(status: int, allowed: List[str], ok: bool) -> None:
+    assert origin_allowed(status, allowed, "localhost", 8080) is ok
 
 
 def test_connect_answers() -> None:

@@ -9,7 +9,17 @@ from urllib.parse import quote
 
 import aiohttp
 from webpubsub_emulator import Emulator
-from ws_support import RELIABLE, ClientPool, Rest, client_token, drop_transport, expect_close, expect_silence, recv_json
+from ws_support import (
+    JSON,
+    RELIABLE,
+    ClientPool,
+    Rest,
+    client_token,
+    drop_transport,
+    expect_close,
+    expect_silence,
+    recv_json,
+)
 
 HUB = "reliablehub"
 WS = aiohttp.ClientWebSocketResponse
@@ -195,6 +205,25 @@ async def test_token_of_another_connection_is_1008(clients: Clients, session: ai
     await expect_recovery_rejected(session, recovery_url(url, mixed))
 
 
+async def test_recovery_keeps_its_subprotocol(clients: Clients, session: aiohttp.ClientSession, rest: Rest) -> None:
+    """A recovery that does not offer the session's subprotocol is refused (1008) and the session stays held; one that
+    offers it among others gets it (issue 8, finding 11: a recovery could switch a reliable session to plain JSON)."""
+    ws, connected, url = await clients.connect(user_id="keep")
+    drop_transport(ws)
+    await asyncio.sleep(0.05)
+    assert await rest.send_to_user("keep", b"while away") == 202
+    switched = await session.ws_connect(recovery_url(url, connected), protocols=(JSON,))
+    try:
+        frames, code = await expect_close(switched)
+        assert code == 1008 and all(json.loads(f.data).get("type") != "message" for f in frames)
+    finally:
+        await switched.close()
+    assert await rest.connection_exists(connected["connectionId"]) == 200  # still held, for a proper recovery
+    recovered = await clients.open_url(recovery_url(url, connected), (JSON, RELIABLE))
+    assert recovered.protocol == RELIABLE
+    assert (await recv_message(recovered))["data"] == "while away"
+
+
 async def test_no_recovery_after_deliberate_close(clients: Clients, session: aiohttp.ClientSession, rest: Rest) -> None:
     ws, connected, url = await clients.connect()
     await ws.close()  # a close frame: the session ends
@@ -210,7 +239,7 @@ async def test_no_recovery_after_rest_close(clients: Clients, session: aiohttp.C
     assert [json.loads(f.data) for f in frames] == [
         {"type": "system", "event": "disconnected", "message": "closed by server"}
     ]
-    assert code == 1000
+    assert code == 1008  # not 1000: the client must not try to recover (and then report the refusal, not the reason)
     assert await rest.connection_exists(connected["connectionId"]) == 404
     await expect_recovery_rejected(session, recovery_url(url, connected))
 

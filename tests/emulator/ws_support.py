@@ -31,6 +31,7 @@ __all__ = [
     "expect_close",
     "expect_handshake_status",
     "expect_silence",
+    "raw_http",
     "recv",
     "recv_json",
     "run_cli",
@@ -344,6 +345,26 @@ async def expect_handshake_status(
         return
     await ws.close()
     raise AssertionError(f"upgrade accepted; expected HTTP {status}")
+
+
+async def raw_http(
+    endpoint: str, method: str, target: str, headers: Sequence[Tuple[str, bytes]], body: bytes = b""
+) -> Tuple[int, bytes]:
+    """Send one HTTP/1.1 request byte for byte (header values as given, even bytes that are not UTF-8) and return the
+    status and body. ``target`` is the path and query; ``Host``, ``Content-Length`` and ``Connection: close`` are
+    added."""
+    host, port = endpoint.split("://", 1)[1].rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        lines = [f"{method} {target} HTTP/1.1".encode(), f"Host: {host}:{port}".encode()]
+        lines += [name.encode() + b": " + value for name, value in headers]
+        lines += [b"Content-Length: %d" % len(body), b"Connection: close", b"", b""]
+        writer.write(b"\r\n".join(lines) + body)
+        data = await asyncio.wait_for(reader.read(), TIMEOUT)
+    finally:
+        writer.close()
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), rest
 
 
 def drop_transport(ws: aiohttp.ClientWebSocketResponse) -> None:

@@ -2,7 +2,8 @@
 
 :func:`build_handler` makes the handler (plain or ``async def`` callbacks) and a :class:`Recorder` of what it saw;
 :func:`serve` serves it with the adapter of one kind on its real server (see ``eventhandler_servers``) and yields the
-URL template to give the emulator.
+URL template to give the emulator; :func:`in_process` gives the emulator an ASGI kind's app itself (no server), and
+:func:`wire` picks one or the other per kind.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from azure.messaging.webpubsubservice.eventhandler import (
     ConnectRequest,
@@ -22,7 +23,7 @@ from azure.messaging.webpubsubservice.eventhandler import (
     WebPubSubEventHandler,
 )
 from eventhandler_servers import serve_aiohttp, serve_asgi, serve_wsgi, wait_for
-from webpubsub_emulator import DEFAULT_ACCESS_KEY
+from webpubsub_emulator import DEFAULT_ACCESS_KEY, EventHandler
 
 HUB = "chat"
 #: Every adapter kind, with whether its handler uses ``async def`` callbacks.
@@ -158,25 +159,43 @@ class _UrlConf:
 _DJANGO_URLS = _UrlConf()
 
 
-@contextlib.contextmanager
-def serve(kind: str, handler: WebPubSubEventHandler) -> Iterator[str]:
-    """Serve ``handler`` with the adapter ``kind`` on its real server; yield the emulator's URL template."""
+#: The kinds whose app is an ASGI application: the emulator can call them in-process, with no server.
+ASGI_KINDS = ("asgi", "starlette", "fastapi", "django-asgi")
+
+
+def asgi_app(kind: str, handler: WebPubSubEventHandler) -> Any:
+    """The ASGI application of an ASGI kind."""
     if kind == "asgi":
         from azure.messaging.webpubsubservice.eventhandler.asgi import WebPubSubASGIApp
 
-        server = serve_asgi(WebPubSubASGIApp(handler))
-    elif kind == "starlette":
+        return WebPubSubASGIApp(handler)
+    if kind == "starlette":
         from azure.messaging.webpubsubservice.eventhandler.starlette import routes
         from starlette.applications import Starlette
 
-        server = serve_asgi(Starlette(routes=routes(handler)))
-    elif kind == "fastapi":
+        return Starlette(routes=routes(handler))
+    if kind == "fastapi":
         from azure.messaging.webpubsubservice.eventhandler.starlette import add_routes
         from fastapi import FastAPI
 
         fastapi_app = FastAPI()
         add_routes(fastapi_app, handler)
-        server = serve_asgi(fastapi_app)
+        return fastapi_app
+    if kind == "django-asgi":
+        return _django_app(handler, asynchronous=True)
+    raise ValueError(kind)
+
+
+def in_process(kind: str, handler: WebPubSubEventHandler) -> EventHandler:
+    """The emulator's handler for an ASGI kind's app called in-process (no server; ``Host: localhost``)."""
+    return EventHandler(f"{handler.path}/{{event}}", app=asgi_app(kind, handler))
+
+
+@contextlib.contextmanager
+def serve(kind: str, handler: WebPubSubEventHandler) -> Iterator[str]:
+    """Serve ``handler`` with the adapter ``kind`` on its real server; yield the emulator's URL template."""
+    if kind in ASGI_KINDS:
+        server = serve_asgi(asgi_app(kind, handler))
     elif kind == "aiohttp":
         from aiohttp import web
         from azure.messaging.webpubsubservice.eventhandler.aiohttp import add_routes as add_aiohttp_routes
@@ -200,9 +219,18 @@ def serve(kind: str, handler: WebPubSubEventHandler) -> Iterator[str]:
         server = serve_wsgi(flask_app)
     elif kind == "django":
         server = serve_wsgi(_django_app(handler, asynchronous=False))
-    elif kind == "django-asgi":
-        server = serve_asgi(_django_app(handler, asynchronous=True))
     else:
         raise ValueError(kind)
     with server as base_url:
         yield f"{base_url}{handler.path}/{{event}}"
+
+
+@contextlib.contextmanager
+def wire(kind: str, handler: WebPubSubEventHandler) -> Iterator[Union[str, EventHandler]]:
+    """What the emulator's ``event_handlers`` gets for ``kind``: the ASGI kinds' app in-process, the others' URL on
+    their real server."""
+    if kind in ASGI_KINDS:
+        yield in_process(kind, handler)
+        return
+    with serve(kind, handler) as url:
+        yield url

@@ -1,7 +1,9 @@
-"""Every adapter on its real server, driven by the emulator's real upstream calls and real WebSocket clients.
+"""Every adapter driven by the emulator's real upstream calls and real WebSocket clients.
 
-One module-scoped stack per adapter kind: the chat handler (``eventhandler_support``) served by the adapter, an
-emulator whose hub ``chat`` has that URL as its event handler, and an SDK client for the REST side.
+One module-scoped stack per adapter kind: the chat handler (``eventhandler_support``) wired in by the adapter, an
+emulator whose hub ``chat`` has it as its event handler, and an SDK client for the REST side. The WSGI and aiohttp
+kinds run on their real servers; the ASGI kinds' apps are called by the emulator in-process (no server), and
+:func:`test_an_asgi_kind_on_its_real_server` runs each of those on uvicorn as well.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ import json
 import queue
 import uuid
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import pytest
 import websocket
 from azure.messaging.webpubsubclient import WebPubSubClient, WebPubSubClientCredential
 from azure.messaging.webpubsubclient.models import CallbackType, WebPubSubDataType, WebPubSubProtocolType
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
-from eventhandler_support import HUB, KINDS, Recorder, build_handler, serve
-from webpubsub_emulator import EmulatorThread
+from eventhandler_support import ASGI_KINDS, HUB, KINDS, Recorder, build_handler, serve, wire
+from webpubsub_emulator import EmulatorThread, EventHandler
 
 JSON_P = "json.webpubsub.azure.v1"
 TIMEOUT = 10
@@ -28,7 +30,7 @@ TIMEOUT = 10
 @dataclass
 class Stack:
     kind: str
-    url: str
+    handler: Union[str, EventHandler]  # what the emulator's event_handlers got: a URL template, or an in-process app
     emulator: EmulatorThread
     service: WebPubSubServiceClient
     seen: Recorder
@@ -43,11 +45,11 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     kind = request.param
     handler, seen = build_handler(async_callbacks=KINDS[kind])
     with (
-        serve(kind, handler) as url,
-        EmulatorThread(event_handlers={HUB: url}) as emulator,
+        wire(kind, handler) as spec,
+        EmulatorThread(event_handlers={HUB: spec}) as emulator,
         WebPubSubServiceClient.from_connection_string(emulator.connection_string, hub=HUB) as service,
     ):
-        yield Stack(kind, url, emulator, service, seen)
+        yield Stack(kind, spec, emulator, service, seen)
 
 
 def connect_json(stack: Stack, name: Optional[str] = None) -> Tuple[websocket.WebSocket, Dict[str, Any]]:
@@ -180,7 +182,7 @@ def test_a_handler_with_the_wrong_key_refuses_every_connect(stack: Stack) -> Non
     before = len(stack.seen.of("connect"))
     other_key = "Z" * 44
     with (
-        EmulatorThread(access_key=other_key, event_handlers={HUB: stack.url}) as emulator,
+        EmulatorThread(access_key=other_key, event_handlers={HUB: stack.handler}) as emulator,
         pytest.raises(websocket.WebSocketBadStatusException) as refused,
     ):
         websocket.create_connection(emulator.client_url(HUB) + "&name=zed", subprotocols=[JSON_P], timeout=TIMEOUT)
@@ -223,3 +225,23 @@ async def test_an_asyncio_client_through_the_handler(stack: Stack) -> None:
         await ws.send(json.dumps({"type": "event", "event": "count", "dataType": "text", "data": "t", "ackId": 1}))
         assert json.loads(await ws.recv())["data"] == {"count": 1, "name": "frank"}
         assert json.loads(await ws.recv()) == {"type": "ack", "ackId": 1, "success": True}
+
+
+@pytest.mark.parametrize("kind", ASGI_KINDS)
+def test_an_asgi_kind_on_its_real_server(kind: str) -> None:
+    """The ASGI kinds' apps, called in-process above, also on uvicorn: connect names the user, an event's reply and
+    the state it keeps come back, a refused connect is refused, disconnected fires."""
+    handler, seen = build_handler(async_callbacks=KINDS[kind])
+    with serve(kind, handler) as url, EmulatorThread(event_handlers={HUB: url}) as emulator:
+        stack = Stack(kind, url, emulator, None, seen)  # type: ignore[arg-type]
+        ws, hello = connect_json(stack, "grace")
+        assert hello["userId"] == "grace"
+        send_event(ws, "count", "tick", "text", 1)
+        assert recv_json(ws)["data"] == {"count": 1, "name": "grace"}
+        assert recv_json(ws) == {"type": "ack", "ackId": 1, "success": True}
+        ws.close()
+        gone = seen.wait("disconnected", lambda r: r.context.connection_id == hello["connectionId"])
+        assert gone.context.state.to_dict() == {"count": 1, "name": "grace"}
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(stack.client_url("mallory"), subprotocols=[JSON_P], timeout=TIMEOUT)
+        assert refused.value.status_code == 401

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from azure.messaging.webpubsubservice.eventhandler import WebPubSubEventHandler, compute_signature
@@ -71,6 +72,33 @@ def test_a_missing_framework_names_the_extra(module: str, framework: str, extra:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert f"pip install 'azure-messaging-webpubsubservice[{extra}]'" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "framework"),
+    [("flask", "flask"), ("django", "django"), ("starlette", "starlette"), ("aiohttp", "aiohttp")],
+)
+def test_an_installed_framework_that_fails_to_import_keeps_its_own_error(
+    module: str, framework: str, tmp_path: Path
+) -> None:
+    # e.g. Flask 2.2.0 beside Werkzeug 3: installed, but "cannot import name 'url_quote'"; not "not installed"
+    broken = tmp_path / framework
+    broken.mkdir()
+    (broken / "__init__.py").write_text("from werkzeug_gone.urls import url_quote\n")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        sys.modules.pop({framework!r}, None)
+        try:
+            import azure.messaging.webpubsubservice.eventhandler.{module}
+        except ImportError as exc:
+            print(type(exc).__name__, exc.name, exc)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.startswith("ModuleNotFoundError werkzeug_gone "), result.stdout + result.stderr
+    assert "pip install" not in result.stdout
 
 
 def test_the_core_and_the_plain_adapters_import_no_framework() -> None:

@@ -45,6 +45,8 @@ def test_the_lowest_runs_install_every_extra(matrix: ModuleType) -> None:
     sdk = matrix.editables()[1]
     assert {"aio", "identity"} <= set(extras)
     assert all(extra in sdk for extra in extras), sdk
+    emulator_extras = importlib.metadata.metadata("webpubsub-emulator").get_all("Provides-Extra") or []
+    assert "tls" in emulator_extras and matrix.editables()[3] == f"./emulator[{','.join(sorted(emulator_extras))}]"
 
 
 def test_a_missing_interpreter_fails_the_matrix_and_says_so(

@@ -6,6 +6,7 @@ Independent of the SDK: tokens are made with PyJWT or by hand (base64url), reque
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import quote
 
 import jwt
@@ -119,6 +120,28 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def cli_emulator(*extra: str) -> Iterator[Tuple[subprocess.Popen, str]]:
+    """A running ``webpubsub-emulator --port 0`` child process (its own interpreter: no GIL shared with the test) and
+    its endpoint; stopped at the end."""
+    proc, lines = start_cli(*extra)
+    try:
+        yield proc, wait_endpoint(proc, lines)
+    finally:
+        stop(proc)
+
+
+def rest_token(url: str) -> str:
+    """A REST token for ``url`` (``aud`` = the full URL), signed with :data:`ACCESS_KEY`."""
+    return sign({"aud": url, "exp": now() + 300})
+
+
+def client_url(endpoint: str, hub: str = HUB, **claims: Any) -> str:
+    """A client URL for ``hub`` with a token signed with :data:`ACCESS_KEY` (``claims`` added)."""
+    token = sign({"aud": f"{endpoint}/client/hubs/{hub}", "exp": now() + 300, **claims})
+    return endpoint.replace("http://", "ws://", 1) + f"/client/hubs/{hub}?access_token={token}"
 
 
 def _socket_inodes(pid: int) -> set:

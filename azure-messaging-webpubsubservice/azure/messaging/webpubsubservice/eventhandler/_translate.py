@@ -12,12 +12,30 @@ from __future__ import annotations
 import http
 from typing import Any, List, Mapping, Tuple
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "asgi_path", "missing_framework", "status_line", "wsgi_headers", "wsgi_path"]
+__all__ = [
+    "DEFAULT_MAX_BODY_SIZE",
+    "asgi_path",
+    "framework_missing",
+    "missing_framework",
+    "status_line",
+    "wsgi_headers",
+    "wsgi_path",
+]
 
 #: The largest request body the plain ASGI and WSGI apps read (a client message is at most 1 MiB on the service).
 DEFAULT_MAX_BODY_SIZE = 2 * 1024 * 1024
 #: The methods every adapter routes to the handler.
 METHODS = ("GET", "POST", "OPTIONS")
+
+
+def framework_missing(exc: ImportError, *modules: str) -> bool:
+    """Whether ``exc`` says one of ``modules`` is not installed (not that it is installed and fails to import).
+
+    An installed framework that cannot import (an incompatible dependency, say) raises its own ImportError, which
+    says what is wrong; calling it "not installed" would send the user to install what they already have.
+    """
+    name = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    return name is not None and name.partition(".")[0] in modules
 
 
 def missing_framework(package: str, extra: str) -> ImportError:

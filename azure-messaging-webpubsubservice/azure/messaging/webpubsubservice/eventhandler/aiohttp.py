@@ -21,12 +21,14 @@ from typing import Awaitable, Callable
 
 from ._handler import WebPubSubEventHandler
 from ._http import HandlerRequest
-from ._translate import METHODS, missing_framework
+from ._translate import METHODS, framework_missing, missing_framework
 
 try:
     from aiohttp import web
     from multidict import CIMultiDict
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the framework
+except ImportError as exc:  # pragma: no cover - exercised in subprocesses (missing and broken framework)
+    if not framework_missing(exc, "aiohttp", "multidict"):
+        raise  # installed but failing to import: its own error says why
     raise missing_framework("aiohttp", "aiohttp") from exc
 
 __all__ = ["add_routes", "endpoint"]

@@ -21,12 +21,14 @@ from typing import Any, Awaitable, Callable, List
 
 from ._handler import WebPubSubEventHandler
 from ._http import HandlerRequest, HandlerResponse
-from ._translate import missing_framework
+from ._translate import framework_missing, missing_framework
 
 try:
     from django.http import HttpRequest, HttpResponse  # type: ignore[import-untyped]
     from django.urls import URLPattern, re_path  # type: ignore[import-untyped]
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the framework
+except ImportError as exc:  # pragma: no cover - exercised in subprocesses (missing and broken framework)
+    if not framework_missing(exc, "django"):
+        raise  # installed but failing to import: its own error says why
     raise missing_framework("Django", "django") from exc
 
 __all__ = ["async_view", "urlpatterns", "view"]

@@ -20,11 +20,13 @@ from typing import Callable
 
 from ._handler import WebPubSubEventHandler
 from ._http import HandlerRequest
-from ._translate import METHODS, missing_framework
+from ._translate import METHODS, framework_missing, missing_framework
 
 try:
     import flask
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the framework
+except ImportError as exc:  # pragma: no cover - exercised in subprocesses (missing and broken framework)
+    if not framework_missing(exc, "flask"):
+        raise  # installed but failing to import: its own error says why
     raise missing_framework("Flask", "flask") from exc
 
 __all__ = ["blueprint", "view"]

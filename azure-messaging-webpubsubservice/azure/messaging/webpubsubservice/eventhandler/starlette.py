@@ -20,13 +20,15 @@ from typing import Any, Awaitable, Callable, List
 
 from ._handler import WebPubSubEventHandler
 from ._http import HandlerRequest
-from ._translate import METHODS, asgi_path, missing_framework
+from ._translate import METHODS, asgi_path, framework_missing, missing_framework
 
 try:
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import BaseRoute, Route
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the framework
+except ImportError as exc:  # pragma: no cover - exercised in subprocesses (missing and broken framework)
+    if not framework_missing(exc, "starlette"):
+        raise  # installed but failing to import: its own error says why
     raise missing_framework("starlette", "starlette") from exc
 
 __all__ = ["add_routes", "endpoint", "routes"]
