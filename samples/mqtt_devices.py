@@ -9,13 +9,15 @@ everyone) arrives on the service's own topic ``$webpubsub/server/messages``, wit
 to ``$webpubsub/server/events/<name>`` to call the app; the app's answer comes back on ``.../<name>/succeeded`` (or
 ``/failed``), with the request's Correlation Data.
 
-Without ``WEBPUBSUB_CONNECTION_STRING`` it starts the local emulator (with this app as the hub's event handler). With
-it, it talks to your resource; the event step then needs the hub's event handler set to a public URL of this app.
+Without ``WEBPUBSUB_CONNECTION_STRING`` it starts the local emulator, with this app's event handler (an ASGI app)
+called in-process. With it, it talks to your resource and skips the event step, which needs the hub's event handler
+set to a public URL of the app.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import sys
 from pathlib import Path
@@ -28,8 +30,7 @@ import paho.mqtt.client as mqtt
 from _common import TIMEOUT, SampleError, check, run, service_target
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from azure.messaging.webpubsubservice.eventhandler import ConnectResponse, WebPubSubEventHandler
-from azure.messaging.webpubsubservice.eventhandler.wsgi import WebPubSubWSGIApp
-from event_handlers._servers import run_wsgi
+from azure.messaging.webpubsubservice.eventhandler.asgi import WebPubSubASGIApp
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -103,14 +104,14 @@ def event_handler(access_key: str) -> WebPubSubEventHandler:
 
 
 def main() -> None:
-    key_holder: dict[str, str] = {}
+    app = None
+    if not os.environ.get("WEBPUBSUB_CONNECTION_STRING"):
+        from webpubsub_emulator import DEFAULT_ACCESS_KEY  # only used with the local emulator
 
-    def app(environ: Any, start_response: Any) -> Any:  # the key is known once the service is
-        return WebPubSubWSGIApp(event_handler(key_holder["key"]))(environ, start_response)
-
-    with run_wsgi(app) as base, service_target(HUB, event_handler_url=f"{base}/eventhandler/{{event}}") as target:
-        key_holder["key"] = target.access_key
-        print(f"Using the {target.where}, hub {target.hub!r}; the app's event handler is at {base}/eventhandler")
+        # the app's event handler as an ASGI app, which the local emulator calls in-process (no web server needed)
+        app = WebPubSubASGIApp(event_handler(DEFAULT_ACCESS_KEY))
+    with service_target(HUB, event_handler=app) as target:
+        print(f"Using the {target.where}, hub {target.hub!r}")
         with WebPubSubServiceClient.from_connection_string(target.connection_string, hub=target.hub) as service:
             lamp, sensor = Device(service, "lamp1"), Device(service, "sensor1")
             try:

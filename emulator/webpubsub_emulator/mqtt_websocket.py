@@ -22,7 +22,7 @@ from typing import Any, Optional, Sequence
 
 from aiohttp import WSMsgType, web
 
-from . import handshake
+from . import handshake, limits
 from .core import Core
 from .errors import BadRequest, EmulatorError, HttpAnswer, UpstreamError
 from .exposure import ServerNames
@@ -63,8 +63,8 @@ log = logging.getLogger(__name__)
 
 #: How often the sessions' timers (keep-alive, will delay, session expiry) are looked at, in seconds.
 TICK_SECONDS = 0.2
-#: User events of one session waiting for the upstream; a client with more waits before its next frame is read.
-MAX_PENDING_EVENTS = 100
+#: User events of one session waiting for the upstream (the JSON clients' bound); with more, its frames wait unread.
+MAX_PENDING_EVENTS = limits.EVENT_QUEUE_MAX_EVENTS
 #: The largest WebSocket frame read (a frame may hold several packets; one packet is at most 1 MiB).
 MAX_FRAME_BYTES = 2 * MAX_PACKET_SIZE
 _FAILED_EVENT = b"The upstream event handler failed."
