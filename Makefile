@@ -15,7 +15,7 @@ NODE_STAMPS := $(NODE_DIRS:%=%/node_modules/.package-lock.json)
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 
-.PHONY: help venv demo chat chromium test lint typecheck pytest test-matrix docs generate check-generated bench clean
+.PHONY: help venv mosquitto demo chat chromium test lint typecheck pytest test-matrix docs generate check-generated bench clean
 
 help:
 	@echo "make demo            set up and run samples/quickstart.py against a local emulator"
@@ -42,6 +42,13 @@ $(STAMP): pyproject.toml emulator/pyproject.toml requirements-dev.txt
 
 venv: $(STAMP) $(NODE_STAMPS)
 
+# Debian's Mosquitto: the reference broker of the MQTT tests and benchmarks (started by them on a free loopback port).
+# Installed only when missing (root, as on the developers' machines and in CI).
+mosquitto:
+	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || { \
+	  echo "installing Debian's mosquitto (reference MQTT broker for the tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; }
+
 demo: $(STAMP)
 	@$(BIN)/python samples/quickstart.py
 
@@ -66,10 +73,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMPS) chromium
+pytest: $(STAMP) $(NODE_STAMPS) chromium mosquitto
 	$(BIN)/pytest
 
-test-matrix: $(STAMP) $(NODE_STAMPS) chromium
+test-matrix: $(STAMP) $(NODE_STAMPS) chromium mosquitto
 	$(BIN)/python .ci/matrix.py
 
 docs: $(STAMP)
@@ -83,7 +90,7 @@ generate:
 check-generated:
 	bash generator/generate.sh --check
 
-bench: $(STAMP)
+bench: $(STAMP) mosquitto
 	$(BIN)/python -m bench
 
 clean:

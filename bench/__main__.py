@@ -1,7 +1,8 @@
 """``python -m bench`` (``make bench``): every benchmark, a table each, and ``results.json``.
 
 Options: ``--quick`` (tiny scale, a few seconds; what tests/bench runs), ``--no-plot`` (skip the matplotlib PNG),
-``--output DIR`` (where results.json and scaling.png go; default: this directory), ``--only a,b,c,d,e,f`` and
+``--output DIR`` (where results.json and scaling.png go; default: this directory), ``--only a,b,c,d,e,f,g`` (f: MQTT,
+g: the trace page) and
 ``--max-connections N`` (cap the largest connection count, e.g. on a machine with a low open-file limit).
 The plot needs matplotlib (see docs/performance.md).
 """
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List
 
-from . import fanout, sdk_overhead, throughput, trace_cost
+from . import fanout, mqtt, sdk_overhead, throughput, trace_cost
 from ._common import print_table, raise_nofile, safe_ratio, status
 
 HERE = Path(__file__).resolve().parent
@@ -82,7 +83,7 @@ RESULT_KEYS = [
     "scale_raw_connect_s",
     "scale_connect_time_ratio",
     "scale_emulator_connections_per_s",
-    # (f)
+    # (g) the live trace page
     "trace_rest_unobserved_calls_per_s",
     "trace_rest_unobserved_control_calls_per_s",
     "trace_rest_no_watcher_calls_per_s",
@@ -136,6 +137,8 @@ RESULT_KEYS = [
     "curve_raw_rss_kib_per_connection",
     "curve_emulator_connect_s",
     "curve_raw_connect_s",
+    # (f) MQTT
+    *mqtt.RESULT_KEYS,
 ]
 
 
@@ -277,7 +280,7 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny scale, a few seconds")
     parser.add_argument("--no-plot", action="store_true", help="do not draw scaling.png")
     parser.add_argument("--output", default=str(HERE), help="directory for results.json and scaling.png")
-    parser.add_argument("--only", default="a,b,c,d,e,f", help="comma-separated subset of a,b,c,d,e,f")
+    parser.add_argument("--only", default="a,b,c,d,e,f,g", help="comma-separated subset of a,b,c,d,e,f,g")
     parser.add_argument("--max-connections", type=int, default=10000)
     args = parser.parse_args(argv)
     only = {part.strip() for part in args.only.split(",") if part.strip()}
@@ -296,9 +299,12 @@ def main(argv: List[str]) -> int:
     if only & {"c", "d", "e"}:
         status("(c)(d)(e) fan-out, scale and curves")
         results.update(_curves(args.quick, args.max_connections))
-
     if "f" in only:
-        status("(f) the live trace page's cost")
+        status("(f) MQTT broadcast and idle connections, the emulator against Mosquitto")
+        results.update(mqtt.run(args.quick))
+
+    if "g" in only:
+        status("(g) the live trace page's cost")
         results.update(trace_cost.run(args.quick))
 
     results["meta"] = {
@@ -320,7 +326,7 @@ def main(argv: List[str]) -> int:
             status("matplotlib is not installed: no scaling.png (pip install matplotlib, or pass --no-plot)")
             return 2
         status(f"wrote {png}")
-    missing = [k for k in RESULT_KEYS if k not in results] if only == {"a", "b", "c", "d", "e", "f"} else []
+    missing = [k for k in RESULT_KEYS if k not in results] if only == {"a", "b", "c", "d", "e", "f", "g"} else []
     if missing:
         status(f"missing keys: {missing}")
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -12,7 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Awaitable, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence
 
 import jwt
 
@@ -28,11 +29,13 @@ def rest_token(url: str, key: str = ACCESS_KEY, ttl: int = 60) -> str:
     return jwt.encode({"aud": url, "exp": int(time.time()) + ttl}, key, algorithm="HS256")
 
 
-def client_token(endpoint: str, hub: str = HUB, key: str = ACCESS_KEY, minutes: int = 60) -> str:
-    """A WebSocket client access token for ``hub`` on ``endpoint`` (http form)."""
+def client_token(
+    endpoint: str, hub: str = HUB, key: str = ACCESS_KEY, minutes: int = 60, path: str = "/client/hubs/"
+) -> str:
+    """A client access token for ``hub`` on ``endpoint`` (http form); MQTT clients: ``path="/clients/mqtt/hubs/"``."""
     now = int(time.time())
     return jwt.encode(
-        {"aud": f"{endpoint.lower()}/client/hubs/{hub}", "iat": now, "exp": now + minutes * 60},
+        {"aud": f"{endpoint.lower()}{path}{hub}", "iat": now, "exp": now + minutes * 60},
         key,
         algorithm="HS256",
     )
@@ -226,3 +229,74 @@ def median(values: Sequence[float]) -> float:
 def status(msg: str, *, verbose: Optional[bool] = True) -> None:
     if verbose:
         print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+class Figures(NamedTuple):
+    """What a broadcast run measured (NaN where nothing arrived); ``note`` says what was missing."""
+
+    msgs_per_s: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    delivered_fraction: float
+    note: Optional[str]
+
+
+class Broadcasts:
+    """One broadcast run: each message's send time and arrivals, and when all ``expected`` clients have it.
+
+    Clients call :meth:`arrived` with the sequence number they received (negative ones, warm-ups, are ignored);
+    :meth:`run` sends ``messages`` broadcasts with at most ``window`` outstanding.
+    """
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.sent: Dict[int, float] = {}
+        self.counts: Dict[int, int] = {}
+        self.complete: Dict[int, asyncio.Event] = {}
+        self.latencies: List[float] = []
+        self.first = 0.0
+        self.last_arrival = 0.0
+        self.messages = 0
+
+    def arrived(self, seq: int) -> None:
+        now = time.perf_counter()
+        if seq < 0 or seq not in self.sent:
+            return
+        self.latencies.append(now - self.sent[seq])
+        self.last_arrival = now
+        self.counts[seq] = self.counts.get(seq, 0) + 1
+        if self.counts[seq] >= self.expected:
+            self.complete[seq].set()
+
+    async def run(
+        self, broadcast: Callable[[int], Awaitable[None]], messages: int, window: int, per_message_timeout: float
+    ) -> Figures:
+        self.messages = messages
+        for seq in range(messages):
+            self.complete[seq] = asyncio.Event()
+        self.first = time.perf_counter()
+        for seq in range(messages):
+            if seq >= window:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.complete[seq - window].wait(), per_message_timeout)
+            self.sent[seq] = time.perf_counter()
+            await broadcast(seq)
+        for seq in range(max(0, messages - window), messages):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.complete[seq].wait(), per_message_timeout)
+        return self.figures()
+
+    def figures(self) -> Figures:
+        delivered = len(self.latencies)
+        wanted = self.expected * self.messages
+        nan = float("nan")
+        fraction = delivered / wanted if wanted else nan
+        if not delivered:
+            return Figures(nan, nan, nan, fraction, f"none of {wanted} deliveries arrived")
+        return Figures(
+            delivered / max(1e-9, self.last_arrival - self.first),
+            percentile(self.latencies, 50) * 1e3,
+            percentile(self.latencies, 99) * 1e3,
+            fraction,
+            None if delivered >= wanted else f"only {delivered} of {wanted} deliveries arrived",
+        )

@@ -24,10 +24,10 @@ import aiohttp
 from ._common import (
     API_VERSION,
     HUB,
+    Broadcasts,
     ServerProcess,
     client_ws_url,
     emulator_process,
-    percentile,
     raise_nofile,
     raw_server_process,
     rest_token,
@@ -63,9 +63,9 @@ class _Target:
     broadcast: Callable[[aiohttp.ClientSession, int], Awaitable[None]]
 
 
-def _emulator_target(server: ServerProcess) -> _Target:
-    url = f"{server.endpoint}/api/hubs/{HUB}/:send?api-version={API_VERSION}"
-    ws = client_ws_url(server.endpoint)
+def rest_broadcast(endpoint: str) -> Callable[[aiohttp.ClientSession, int], Awaitable[None]]:
+    """The emulator's broadcast: ``POST /api/hubs/bench/:send`` with the sequence number as text, signed afresh."""
+    url = f"{endpoint}/api/hubs/{HUB}/:send?api-version={API_VERSION}"
 
     async def broadcast(session: aiohttp.ClientSession, seq: int) -> None:
         headers = {"Authorization": "Bearer " + rest_token(url), "Content-Type": "text/plain"}
@@ -74,7 +74,12 @@ def _emulator_target(server: ServerProcess) -> _Target:
             if response.status != 202:
                 raise RuntimeError(f"emulator :send answered {response.status}")
 
-    return _Target(lambda: ws, broadcast)
+    return broadcast
+
+
+def _emulator_target(server: ServerProcess) -> _Target:
+    ws = client_ws_url(server.endpoint)
+    return _Target(lambda: ws, rest_broadcast(server.endpoint))
 
 
 def _raw_target(server: ServerProcess) -> _Target:
@@ -105,29 +110,17 @@ async def _measure(
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         sockets: List[aiohttp.ClientWebSocketResponse] = []
         receivers: List[asyncio.Task] = []
-        sent: Dict[int, float] = {}
-        counts: Dict[int, int] = {}
-        complete: Dict[int, asyncio.Event] = {}
-        latencies: List[float] = []
-        last_arrival = [0.0]
-        expected = [1]  # how many clients must get a message before it counts as complete
+        run = Broadcasts(n)
 
         async def receive(ws: aiohttp.ClientWebSocketResponse) -> None:
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     continue
-                now = time.perf_counter()
                 try:
                     seq = int(msg.data)
                 except ValueError:
                     continue
-                if seq < 0:  # warm-up message
-                    continue
-                latencies.append(now - sent[seq])
-                last_arrival[0] = now
-                counts[seq] = counts.get(seq, 0) + 1
-                if counts[seq] >= expected[0]:
-                    complete[seq].set()
+                run.arrived(seq)
 
         sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
@@ -150,31 +143,15 @@ async def _measure(
             point.rss_delta_kib_per_connection = (rss_kib(server.pid) - rss_before) / max(1, n - 1)
 
             if messages:
-                expected[0] = n
-                for seq in range(messages):
-                    complete[seq] = asyncio.Event()
-                per_message_timeout = 10.0 + n / 500.0
                 cpu_before = cpu() if cpu is not None else 0.0
-                first = time.perf_counter()
-                for seq in range(messages):
-                    if seq >= WINDOW:
-                        with contextlib.suppress(asyncio.TimeoutError):
-                            await asyncio.wait_for(complete[seq - WINDOW].wait(), per_message_timeout)
-                    sent[seq] = time.perf_counter()
-                    await target.broadcast(session, seq)
-                for seq in range(max(0, messages - WINDOW), messages):
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(complete[seq].wait(), per_message_timeout)
+                figures = await run.run(lambda seq: target.broadcast(session, seq), messages, WINDOW, 10.0 + n / 500.0)
                 if cpu is not None:
                     point.cpu_s = cpu() - cpu_before
-                delivered = len(latencies)
-                point.delivered_fraction = delivered / (n * messages)
-                if delivered:
-                    point.msgs_per_s = delivered / max(1e-9, last_arrival[0] - first)
-                    point.latency_p50_ms = percentile(latencies, 50) * 1e3
-                    point.latency_p99_ms = percentile(latencies, 99) * 1e3
-                if point.delivered_fraction < 1.0:
-                    point.notes.append(f"only {delivered} of {n * messages} deliveries arrived")
+                point.delivered_fraction = figures.delivered_fraction
+                point.msgs_per_s, point.latency_p50_ms = figures.msgs_per_s, figures.latency_p50_ms
+                point.latency_p99_ms = figures.latency_p99_ms
+                if figures.note is not None:
+                    point.notes.append(figures.note)
         finally:
             close_sem = asyncio.Semaphore(500)
 

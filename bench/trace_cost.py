@@ -1,4 +1,4 @@
-"""(f) What the live trace page costs: REST send and fan-out throughput with and without someone watching.
+"""(g) What the live trace page costs: REST send and fan-out throughput with and without someone watching.
 
 Three emulators run as child processes. Two are never watched: nothing ever subscribes to their trace. The first is
 the baseline; the second, the control, shows how far two identical emulators differ on this machine (the noise a
@@ -176,10 +176,10 @@ def run(quick: bool) -> Dict[str, Any]:
         for round_ in range(sizes["rounds"]):
             order = CONFIGS[round_ % len(CONFIGS) :] + CONFIGS[: round_ % len(CONFIGS)]
             for config in order:
-                status(f"(f) round {round_ + 1}/{sizes['rounds']}: {config}")
+                status(f"(g) round {round_ + 1}/{sizes['rounds']}: {config}")
                 got = runs[config]()
                 status(
-                    f"(f)   REST {got['rest']:,.0f} calls/s ({got['rest_cpu']:.0f} us CPU each), "
+                    f"(g)   REST {got['rest']:,.0f} calls/s ({got['rest_cpu']:.0f} us CPU each), "
                     f"fan-out {got['fanout']:,.0f} msgs/s ({got['fanout_cpu']:.1f} us CPU each)"
                 )
                 for kind, value in got.items():
@@ -195,7 +195,7 @@ def run(quick: bool) -> Dict[str, Any]:
     results["trace_watcher_entries"] = sum(w.get("entries", 0) for w in watched)
     results["trace_watcher_lost"] = sum(w.get("lost", 0) for w in watched)
     print_table(
-        "(f) the live trace page's cost (medians; ratio: to the never-watched emulator in the same round)",
+        "(g) the live trace page's cost (medians; ratio: to the never-watched emulator in the same round)",
         ["emulator", "REST calls/s", "ratio", "CPU us/call", "ratio", "fan-out msgs/s", "ratio", "CPU us/msg", "ratio"],
         [
             [config.replace("_", " ")]
@@ -211,7 +211,7 @@ def run(quick: bool) -> Dict[str, Any]:
         ],
     )
     status(
-        f"(f) the reading watcher got {results['trace_watcher_entries']} entries and was told it lost "
+        f"(g) the reading watcher got {results['trace_watcher_entries']} entries and was told it lost "
         f"{results['trace_watcher_lost']}"
     )
     return results

@@ -294,13 +294,16 @@ def client_audience_path(hub: str, client_type: str = "Default") -> str:
     return f"/client/hubs/{hub}"
 
 
-def check_client_audience(claims: Mapping[str, Any], *, hub: str, names: ServerNames) -> None:
+def check_client_audience(
+    claims: Mapping[str, Any], *, hub: str, names: ServerNames, client_type: str = "Default"
+) -> None:
     """Check a client token's ``aud``: http/https/ws/wss, one of this emulator's own host[:port] (``names``), and the
-    path ``/client/hubs/<hub>`` (the hub compared case-insensitively)."""
+    path of the client type's endpoint (:func:`client_audience_path`: ``/client/hubs/<hub>``, MQTT
+    ``/clients/mqtt/hubs/<hub>``; the hub compared case-insensitively)."""
     _scheme, authority, aud_path = _aud_parts(claims)
     if not names.is_own_authority(authority):
         raise AuthError("The access token 'aud' claim names another host.")
-    prefix = "/client/hubs/"
+    prefix = client_audience_path("", client_type)
     if not aud_path.startswith(prefix) or unquote(aud_path[len(prefix) :]).lower() != hub.lower():
         raise AuthError("The access token 'aud' claim is not meant for this hub.")
 

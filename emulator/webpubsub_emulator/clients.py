@@ -53,6 +53,9 @@ class ClientProtocol:
     resumable = False
     #: a written message stays counted toward the session's limits until the client acknowledges it
     keeps_until_acked = False
+    #: the core hands fanned-out messages to :meth:`accept` instead of queuing them (the protocol keeps its own
+    #: per-session queues and numbering: MQTT)
+    takes_deliveries = False
     #: the close code when the service ends the session on purpose (a REST close): 1000 ("normal"), or 1008 for
     #: protocols whose clients would otherwise try to recover the session (they must not, and must report why)
     deliberate_close_code = 1000
@@ -81,6 +84,20 @@ class ClientProtocol:
 
     def on_end(self, session: Session) -> None:
         """The session ended: drop what only a recovery would have needed."""
+
+    def accept(self, session: Session, delivery: Delivery) -> bool:
+        """Take a fanned-out message (only called when :attr:`takes_deliveries`); True when it was taken."""
+        raise NotImplementedError
+
+    def on_join(self, session: Session, group: str) -> None:
+        """The session joined ``group`` (by its own request, the token, a ``connect`` answer or REST)."""
+
+    def on_leave(self, session: Session, group: str) -> None:
+        """The session left ``group`` while it lives on (its end removes it from every group without this call)."""
+
+    def on_close(self, session: Session, reason: str) -> None:
+        """The service is about to close the session: queue the protocol's own last words (the farewell and the close
+        frame follow)."""
 
     def on_frame(self, ctx: ClientContext, session: Session, data: Union[str, bytes]) -> FrameOutcome:
         """Apply one client frame."""

@@ -35,6 +35,8 @@ CLOSE_POLICY = 1008
 
 _OPEN = SessionState.OPEN
 _HELD = SessionState.HELD
+#: the JSON form of a frame rendered for one session only (never read: its protocol renders the raw frame)
+_NO_MESSAGE: dict[str, object] = {}
 
 
 class _FanOut(NamedTuple):
@@ -250,6 +252,8 @@ class Core:
         """
         if code is None:
             code = session.kind.deliberate_close_code
+        if session.alive:
+            session.kind.on_close(session, reason)  # a protocol's own last words (MQTT: DISCONNECT 0x98, the will)
         step = self._step(session, SessionEvent.CLOSE, reason)
         if step.new is SessionState.CLOSING:
             outbox = self._outbox(session)
@@ -335,6 +339,7 @@ class Core:
         session.groups.add(group)
         if self.trace.observers:
             self.trace.emit("group", h.name, session.connection_id, event="join", group=group)
+        session.kind.on_join(session, group)
 
     def leave_group(self, session: Session, group: str) -> None:
         """Remove a session from a group (a no-op when it is not a member)."""
@@ -342,6 +347,7 @@ class Core:
             self._leave(self.hub(session.hub), session, group)
             if self.trace.observers:
                 self.trace.emit("group", session.hub, session.connection_id, event="leave", group=group)
+            session.kind.on_leave(session, group)
 
     def _leave(self, h: Hub, session: Session, group: str) -> None:
         if isinstance(session.groups, set):
@@ -481,10 +487,15 @@ class Core:
                 continue
             if filter is not None and not filter.matches(session):
                 continue
+            kind = session.kind
+            if kind.takes_deliveries:  # the protocol queues and numbers messages per session itself (MQTT)
+                if kind.accept(session, delivery):
+                    count += 1
+                continue
             outbox = session.outbox
             if outbox is None:
                 outbox = self._outbox(session)
-            if session.kind.keeps_until_acked:
+            if kind.keeps_until_acked:
                 admitted = outbox.admit(size, self.buffer_max_messages, self.buffer_max_bytes)
             else:
                 admitted = outbox.admit(size, self.pending_max_messages, self.pending_max_bytes)
@@ -497,6 +508,27 @@ class Core:
                 self._wake(session)
             count += 1
         return count
+
+    def send_frame(self, session: Session, frame: bytes) -> bool:
+        """Queue a message frame rendered for this one session (a protocol that numbers its messages per recipient,
+        MQTT); it counts toward the pending limits until written. False (nothing queued) when over a limit, or when
+        the session is not open."""
+        if session.state is not _OPEN:
+            return False
+        outbox = self._outbox(session)
+        size = len(frame)
+        if not outbox.admit(size, self.pending_max_messages, self.pending_max_bytes):
+            return False
+        outbox.queue.append(Delivery(_NO_MESSAGE, frame, size))
+        self._wake(session)
+        return True
+
+    def send_close(self, session: Session, code: int, reason: str = "") -> None:
+        """Queue a close instruction for an open session that lives on (written after everything queued before it;
+        the session's state is its protocol's business: an MQTT session may go offline, not end)."""
+        if session.state is _OPEN:
+            self._outbox(session).queue.append(CloseFrame(code, reason))
+            self._wake(session)
 
     def send_control(self, session: Session, frame: Control) -> None:
         """Queue a control frame (ack, pong, system message) for an open session.

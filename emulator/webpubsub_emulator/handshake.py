@@ -12,12 +12,12 @@ class says the HTTP status (404 for another path, 400 for bad values, 401 for a 
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Optional, Sequence
 from urllib.parse import unquote
 
 from multidict import MultiMapping
 
-from . import limits
+from . import auth, limits
 from .clients import ClientProtocol
 from .errors import BadRequest, NotFound, Unauthorized, UpstreamError
 from .json_clients import JSON
@@ -28,10 +28,14 @@ from .roles import PermissionState, RoleError
 from .upstream_contract import ConnectOutcome
 from .validation import ValidationError, validate_group, validate_hub, validate_user_id
 
+if TYPE_CHECKING:
+    from .exposure import ServerNames
+
 __all__ = [
     "Admission",
     "admit",
     "choose_subprotocol",
+    "client_claims",
     "hub_of",
     "kind_of",
     "offered_subprotocols",
@@ -97,6 +101,21 @@ def token_of(query_token: Optional[str], authorization: Optional[str]) -> str:
     if not token:
         raise Unauthorized("An access token is required (access_token query or bearer header).")
     return token
+
+
+def client_claims(
+    query_token: Optional[str],
+    authorization: Optional[str],
+    access_key: str,
+    *,
+    hub: str,
+    names: ServerNames,
+    client_type: str = "Default",
+) -> dict[str, Any]:
+    """The verified claims of a client's access token (:func:`token_of`), its ``aud`` on the client type's endpoint."""
+    claims = auth.decode_token(token_of(query_token, authorization), access_key)
+    auth.check_client_audience(claims, hub=hub, names=names, client_type=client_type)
+    return claims
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -31,7 +31,7 @@ from aiohttp import web
 
 from . import auth, exposure, limits, tls
 from .activity_log import ActivityLog
-from .app import GATEWAY_KEY, REST_KEY, TRACE_PAGE_KEY, create_app
+from .app import GATEWAY_KEY, MQTT_KEY, REST_KEY, TRACE_PAGE_KEY, create_app
 from .connection_guard import GuardedRunner
 from .core import Core
 from .faults import FaultInjector, FaultPlan, RestRecord
@@ -255,6 +255,8 @@ class Emulator:
         app[REST_KEY].accept_entra_tokens = self.accept_entra_tokens
         app[GATEWAY_KEY].endpoint = self.endpoint
         app[GATEWAY_KEY].names = names
+        app[MQTT_KEY].endpoint = self.endpoint
+        app[MQTT_KEY].names = names
         app[TRACE_PAGE_KEY].names = names
         if upstream is not None:
             upstream.endpoint = self.endpoint

@@ -105,6 +105,8 @@ class SessionKind(Protocol):
     resumable: bool
     #: a written message stays counted toward the session's limits until the client acknowledges it
     keeps_until_acked: bool
+    #: fanned-out messages go to :meth:`accept` instead of the outbox
+    takes_deliveries: bool
     #: the close code when the service ends the session on purpose
     deliberate_close_code: int
 
@@ -122,6 +124,18 @@ class SessionKind(Protocol):
 
     def resume_allowed(self, session: Session, credential: str) -> bool:
         """True when ``credential`` lets a client take this session over."""
+
+    def accept(self, session: Session, delivery: Delivery) -> bool:
+        """Take a fanned-out message (protocols with :attr:`takes_deliveries`)."""
+
+    def on_join(self, session: Session, group: str) -> None:
+        """The session joined a group."""
+
+    def on_leave(self, session: Session, group: str) -> None:
+        """The session left a group while it lives on."""
+
+    def on_close(self, session: Session, reason: str) -> None:
+        """The service is about to close the session."""
 
     def on_resume(self, session: Session) -> None:
         """The session got a new transport."""

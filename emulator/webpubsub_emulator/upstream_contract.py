@@ -169,15 +169,40 @@ class HandlerTable:
 
 
 class EventTarget:
-    """What the upstream knows of one connection: its ids, subprotocol and state, its cookies, its event counter."""
+    """What the upstream knows of one connection: its ids, subprotocol and state, its cookies, its event counter.
 
-    __slots__ = ("connection_id", "connection_state", "cookies", "event_ids", "hub", "subprotocol", "user_id")
+    MQTT connections also have ``physical_connection_id`` (one per WebSocket) and ``session_id`` (one per session,
+    None on ``connect``): they go out as ``ce-physicalConnectionId`` / ``ce-sessionId`` and end ``ce-source``.
+    """
 
-    def __init__(self, hub: str, connection_id: str, user_id: Optional[str], subprotocol: Optional[str] = None) -> None:
+    __slots__ = (
+        "connection_id",
+        "connection_state",
+        "cookies",
+        "event_ids",
+        "hub",
+        "physical_connection_id",
+        "session_id",
+        "subprotocol",
+        "user_id",
+    )
+
+    def __init__(
+        self,
+        hub: str,
+        connection_id: str,
+        user_id: Optional[str],
+        subprotocol: Optional[str] = None,
+        *,
+        physical_connection_id: Optional[str] = None,
+        session_id: Optional[str] = None,
+    ) -> None:
         self.hub = hub
         self.connection_id = connection_id
         self.user_id = user_id
         self.subprotocol = subprotocol
+        self.physical_connection_id = physical_connection_id
+        self.session_id = session_id
         #: the state a handler set with ``ce-connectionState`` (sent back on every later event)
         self.connection_state: Optional[str] = None
         #: the cookies the handlers set, sent back on every later event of this connection
@@ -222,7 +247,8 @@ class EventCall(NamedTuple):
     ce_type: str
     body: bytes
     content_type: str
-    extra_headers: Optional[Mapping[str, str]] = None
+    #: a mapping replaces headers of the same name; a sequence of pairs is appended as it is (repeated names kept)
+    extra_headers: Optional[Union[Mapping[str, str], Sequence[tuple[str, str]]]] = None
 
 
 def system_call(handler: EventHandler, event: str, body: bytes) -> EventCall:
@@ -293,16 +319,19 @@ def event_headers(
     content_type: str,
     origin: str,
     access_key: str,
-    extra_headers: Optional[Mapping[str, str]] = None,
+    extra_headers: Optional[Union[Mapping[str, str], Sequence[tuple[str, str]]]] = None,
 ) -> list[tuple[str, str]]:
     """The headers of one event request (``ce-id`` takes the connection's next event id)."""
+    source = f"/hubs/{target.hub}/client/{target.connection_id}"
+    if target.physical_connection_id is not None:
+        source += f"/{target.physical_connection_id}"
     headers = [
         ("WebHook-Request-Origin", origin),
         ("Content-Type", content_type),
         ("ce-specversion", "1.0"),
         ("ce-awpsversion", "1.0"),
         ("ce-type", ce_type),
-        ("ce-source", f"/hubs/{target.hub}/client/{target.connection_id}"),
+        ("ce-source", source),
         ("ce-id", str(next(target.event_ids))),
         ("ce-time", _now_rfc3339()),
         ("ce-signature", signature(access_key, target.connection_id)),
@@ -310,15 +339,22 @@ def event_headers(
     if target.user_id is not None:
         headers.append(("ce-userId", target.user_id))
     headers += [("ce-connectionId", target.connection_id), ("ce-hub", target.hub), ("ce-eventName", event_name)]
+    if target.physical_connection_id is not None:
+        headers.append(("ce-physicalConnectionId", target.physical_connection_id))
+    if target.session_id is not None:
+        headers.append(("ce-sessionId", target.session_id))
     if target.subprotocol:
         headers.append(("ce-subprotocol", target.subprotocol))
     if target.connection_state is not None:
         headers.append(("ce-connectionState", target.connection_state))
     if target.cookies:
         headers.append(("Cookie", "; ".join(f"{k}={v}" for k, v in target.cookies.items())))
-    for key, value in (extra_headers or {}).items():
-        headers = [(k, v) for k, v in headers if k.lower() != key.lower()]
-        headers.append((key, value))
+    if isinstance(extra_headers, Mapping):
+        for key, value in extra_headers.items():
+            headers = [(k, v) for k, v in headers if k.lower() != key.lower()]
+            headers.append((key, value))
+    elif extra_headers:
+        headers.extend(extra_headers)
     return headers
 
 
@@ -373,8 +409,10 @@ def connect_body(
     query: Iterable[tuple[str, str]],
     headers: Iterable[tuple[str, str]],
     offered: Sequence[str],
+    extra: Optional[Mapping[str, Any]] = None,
 ) -> bytes:
-    """The ``connect`` event body: every claim, query and header as arrays of strings, minus the credentials.
+    """The ``connect`` event body: every claim, query and header as arrays of strings, minus the credentials;
+    ``extra`` adds a protocol's own members (MQTT: ``mqtt``).
 
     :raises BadRequest: a header that is not valid UTF-8, or claims that are not valid Unicode (the client is refused
         with 400 and the reason; nothing is sent upstream).
@@ -393,6 +431,7 @@ def connect_body(
         "subprotocols": list(offered),
         "clientCertificates": [],
     }
+    body.update(extra or {})
     return dumps(body).encode("utf-8")
 
 

@@ -18,7 +18,7 @@ from typing import Any, Optional, Union
 
 from aiohttp import WSMsgType, web
 
-from . import auth, handshake, limits
+from . import handshake, limits
 from .clients import ClientContext, ClientProtocol
 from .core import Core
 from .errors import BadRequest, EmulatorError, HttpAnswer, InternalError, ServiceUnavailable, UpstreamError
@@ -155,9 +155,13 @@ class WebSocketGateway:
         pair = handshake.recovery_pair(request.query)
         if pair is not None:
             return await self._recover(request, hub, offered, chosen, *pair)
-        token = handshake.token_of(request.query.get("access_token"), request.headers.get("Authorization"))
-        claims = auth.decode_token(token, self.access_key)
-        auth.check_client_audience(claims, hub=hub, names=self.names)
+        claims = handshake.client_claims(
+            request.query.get("access_token"),
+            request.headers.get("Authorization"),
+            self.access_key,
+            hub=hub,
+            names=self.names,
+        )
         admission = handshake.admit(hub, claims, chosen)
         connection_id = self.core.new_connection_id(hub)
         target: Optional[EventTarget] = None

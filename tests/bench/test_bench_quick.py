@@ -108,6 +108,19 @@ SCALAR_KEYS = [
     "trace_fanout_clients_count",
     "trace_watcher_entries",
     "trace_watcher_lost",
+    "mqtt_clients_count",
+    "mqtt_emulator_msgs_per_s",
+    "mqtt_mosquitto_msgs_per_s",
+    "mqtt_throughput_ratio",
+    "mqtt_emulator_latency_p50_ms",
+    "mqtt_emulator_latency_p99_ms",
+    "mqtt_mosquitto_latency_p50_ms",
+    "mqtt_mosquitto_latency_p99_ms",
+    "mqtt_latency_p99_ratio",
+    "mqtt_emulator_delivered_fraction",
+    "mqtt_mosquitto_delivered_fraction",
+    "mqtt_emulator_rss_kib_per_connection",
+    "mqtt_mosquitto_rss_kib_per_connection",
 ]
 # RSS deltas can legitimately be zero or negative at tiny scale (the allocator reuses freed pages), so they and the
 # ratio built from them are only required to be finite numbers.
@@ -116,6 +129,8 @@ MAY_BE_NONPOSITIVE = {
     "scale_raw_rss_kib_per_connection",
     "scale_rss_ratio",
     "trace_watcher_lost",  # the watcher may well keep up at this scale
+    "mqtt_emulator_rss_kib_per_connection",
+    "mqtt_mosquitto_rss_kib_per_connection",
 }
 CURVE_KEYS = [
     "curve_emulator_msgs_per_s",
@@ -161,6 +176,8 @@ def test_bench_quick_writes_every_figure(tmp_path: Path) -> None:
         if key not in MAY_BE_NONPOSITIVE:
             assert results[key] > 0, f"{key} = {results[key]!r}\n{log}"
     assert results["fanout_emulator_delivered_fraction"] == 1.0, log
+    assert results["mqtt_emulator_delivered_fraction"] == 1.0, log
+    assert results["mqtt_mosquitto_delivered_fraction"] == 1.0, log
 
     counts = results["curve_connections_count"]
     assert counts and all(isinstance(n, int) and n > 0 for n in counts)

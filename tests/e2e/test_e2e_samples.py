@@ -44,6 +44,13 @@ KEY_LINES: dict[str, list[str]] = {
     "reverse_proxy.py": ["proxy saw POST", "every token's aud names the origin service"],
     "send_request.py": ["-> 202", "-> 404 (no exception", "send_request done."],
     "async_client.py": ["send_to_user(bytes) -> binary", "'disconnected'", "Async client done."],
+    "mqtt_devices.py": [
+        "app: connect from MQTT 5 client 'lamp1'",
+        'lamp1 <- lights: {"on": true}',
+        "sensor1 <- $webpubsub/server/messages: calibrate",
+        "sensor1 <- $webpubsub/server/events/telemetry/succeeded",
+        "MQTT devices done.",
+    ],
 }
 
 

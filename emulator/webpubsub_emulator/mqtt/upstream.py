@@ -16,6 +16,7 @@ __all__ = [
     "STATUS_CODES",
     "ConnectAnswer",
     "Disconnection",
+    "answer_user_properties",
     "connect_body",
     "connect_refusal",
     "disconnected_body",
@@ -91,6 +92,13 @@ def _pairs(value: Any) -> List[Tuple[str, str]]:
         for item in value
         if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("value"), str)
     ]
+
+
+def answer_user_properties(body: Any) -> List[Tuple[str, str]]:
+    """The ``mqtt.userProperties`` of an accepting ``connect`` answer (for the 5.0 CONNACK); malformed entries are
+    skipped."""
+    mqtt = body.get("mqtt") if isinstance(body, dict) else None
+    return _pairs(mqtt.get("userProperties")) if isinstance(mqtt, dict) else []
 
 
 def _user_properties(pairs: Iterable[Tuple[str, str]]) -> Optional[List[Dict[str, str]]]:
