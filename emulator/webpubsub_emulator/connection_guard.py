@@ -16,7 +16,10 @@ handshake by the gateway's cap on handshakes in progress.
 
 :class:`GuardedRunner` is an ``aiohttp.web.AppRunner`` whose protocol factory (what a site hands to
 ``loop.create_server``) wraps every connection's aiohttp protocol in a :class:`_Guarded` one; the aiohttp protocol
-itself sees every byte and every call unchanged.
+itself sees every byte and every call unchanged. The guard also knows every connection until it is lost, so that
+:meth:`GuardedRunner.cleanup` leaves none open: aiohttp's shutdown closes each connection, but a TLS connection whose
+peer never answers the closing handshake (``close_notify``) would stay open for asyncio's SSL shutdown timeout, past
+the end of the event loop, and be reclaimed by the garbage collector (where Python 3.13.0's asyncio raises).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class ConnectionGuard:
 
     def __init__(self) -> None:
         self.waiting: OrderedDict[_Guarded, None] = OrderedDict()
+        #: every connection made and not yet lost
+        self.open: set[_Guarded] = set()
 
     def wrap(self, factory: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
         """A protocol factory whose protocols are ``factory``'s, guarded."""
@@ -59,6 +64,13 @@ class ConnectionGuard:
 
     def _leave(self, conn: _Guarded) -> None:
         self.waiting.pop(conn, None)
+
+    def abort_open(self) -> int:
+        """Cut every connection still open (after a shutdown has closed what it could); how many there were."""
+        left = list(self.open)
+        for conn in left:
+            conn.abort()
+        return len(left)
 
 
 class _Guarded(asyncio.Protocol):
@@ -80,6 +92,7 @@ class _Guarded(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self.guard.open.add(self)
         self.guard._enter(self)
         self._timer = asyncio.get_running_loop().call_later(
             limits.HEADER_TIMEOUT_SECONDS, self.drop, "its request headers did not arrive in time"
@@ -119,6 +132,10 @@ class _Guarded(asyncio.Protocol):
             return
         log.info("connection dropped before its first request: %s", why)
         self._settled()
+        self.abort()
+
+    def abort(self) -> None:
+        """Cut the connection at once (no closing handshake)."""
         if self._transport is not None:
             self._transport.abort()
 
@@ -127,6 +144,7 @@ class _Guarded(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self._settled()
+        self.guard.open.discard(self)
         self.inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -149,3 +167,17 @@ class GuardedRunner(web.AppRunner):
         """The protocol factory the sites serve with: aiohttp's, guarded."""
         server = super().server
         return None if server is None else self.guard.wrap(server)
+
+    async def cleanup(self) -> None:
+        """aiohttp's shutdown, then cut what it left open (see the module docstring); on Python 3.13+ also the
+        connections still in their TLS opening handshake, which no protocol of ours has seen yet."""
+        servers = [getattr(site, "_server", None) for site in self.sites]  # the sites' asyncio servers
+        await super().cleanup()
+        left = self.guard.abort_open()
+        for server in servers:
+            abort_clients = getattr(server, "abort_clients", None)  # asyncio.Server.abort_clients: Python 3.13+
+            if abort_clients is not None:
+                abort_clients()
+        if left:
+            log.debug("%d connection(s) still closing at shutdown were cut", left)
+        await asyncio.sleep(0)  # let the aborted transports report connection_lost before the loop may end

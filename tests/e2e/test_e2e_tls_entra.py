@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -273,3 +274,32 @@ def test_without_cryptography_the_error_says_what_to_install(monkeypatch: pytest
     monkeypatch.setitem(sys.modules, "cryptography", None)  # as if it were not installed
     with pytest.raises(RuntimeError, match=r"webpubsub-emulator\[tls\]"):
         tls.self_signed(str(tmp_path))
+
+
+def test_stopping_cuts_tls_connections_whose_peer_never_answers_the_closing_handshake() -> None:
+    """aiohttp's shutdown closes a kept-alive TLS connection with close_notify and waits for the peer's; a peer that
+    never answers must not keep the server's socket open past the stop (it would outlive the emulator's event loop,
+    and on Python 3.13.0 its garbage collection raises inside asyncio)."""
+    emu = EmulatorThread(tls_self_signed=True)
+    emu.start()
+    raw = socket.create_connection(("127.0.0.1", emu.port), timeout=TIMEOUT)
+    try:
+        tls = trusting(emu).wrap_socket(raw, server_hostname="127.0.0.1")
+        tls.sendall(b"HEAD /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n")
+        assert tls.recv(4096).startswith(b"HTTP/1.1 200")
+        emu.stop()  # the server sends close_notify; this peer reads nothing and never answers it
+        plain = socket.socket(fileno=tls.detach())  # the TCP connection under the TLS session, left unanswered
+        plain.settimeout(TIMEOUT)
+        try:
+            rest = plain.recv(65536)  # the close_notify record, then the end of the connection
+            while rest:
+                rest = plain.recv(65536)
+        except ConnectionResetError:
+            pass  # cut rather than closed: just as good
+        except socket.timeout:
+            pytest.fail("the emulator stopped but kept the TLS connection open")
+        finally:
+            plain.close()
+    finally:
+        raw.close()
+        emu.stop()
