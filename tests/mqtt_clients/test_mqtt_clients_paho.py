@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from typing import Any, Callable
 
 import pytest
@@ -591,3 +592,15 @@ def test_hostile_input_closes_only_its_own_connection(
     service.send_to_group("room", "still here", content_type="text/plain")
     assert healthy.message().payload == b"still here"
     assert healthy.queues["disconnect"].empty()
+
+
+def test_the_trace_page_lists_mqtt_connections_with_their_topics(broker: Broker, paho_clients: Make) -> None:
+    client_id = new_id()
+    dev = paho_clients(broker, client_id, version=5, user="dora")
+    dev.connect()
+    dev.subscribe("room", qos=1)
+    with urllib.request.urlopen(f"{broker.endpoint}/trace/api/snapshot", timeout=10) as answer:
+        snapshot = json.load(answer)
+    (hub,) = [h for h in snapshot["hubs"] if h["name"] == broker.hub]
+    (conn,) = hub["connections"]
+    assert (conn["connection"], conn["user"], conn["protocol"], conn["groups"]) == (client_id, "dora", "mqtt", ["room"])
