@@ -262,7 +262,7 @@ class MqttClients(ClientProtocol):
                     core.send_control(session, data)
                 elif not core.send_frame(session, data) and session.state is _OPEN:
                     log.warning("MQTT connection %s closed: its outbound buffer is full", session.connection_id)
-                    error = MqttError(ReasonCode.QUOTA_EXCEEDED, "the outbound buffer is full", status=CLOSE_POLICY)
+                    error = MqttError(ReasonCode.QUOTA_EXCEEDED, "the outbound buffer is full", close_code=CLOSE_POLICY)
                     work.extend(binding.mqtt.handle(Violation(link, error)))
             elif isinstance(action, CloseTransport):
                 if action.connection is binding.link:

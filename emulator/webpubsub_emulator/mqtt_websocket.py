@@ -185,7 +185,7 @@ class MqttGateway:
             await self._close(ws, CLOSE_UNSUPPORTED_DATA, "MQTT needs binary frames")
             return None
         except MqttError as exc:
-            await self._refuse(ws, _refusal_for_error(exc), exc.status)
+            await self._refuse(ws, _refusal_for_error(exc), exc.close_code)
             return None
         if packet is None:
             return None
@@ -372,7 +372,7 @@ class MqttGateway:
                     if not broken:
                         broken = True
                         error = MqttError(
-                            ReasonCode.PROTOCOL_ERROR, "MQTT needs binary frames", status=CLOSE_UNSUPPORTED_DATA
+                            ReasonCode.PROTOCOL_ERROR, "MQTT needs binary frames", close_code=CLOSE_UNSUPPORTED_DATA
                         )
                         clients.violation(session, link, error)
                 elif msg.type is WSMsgType.ERROR:

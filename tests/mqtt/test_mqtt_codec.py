@@ -212,8 +212,8 @@ MALFORMED = [
 def test_malformed(version: Optional[int], by_client: bool, hex_bytes: str, code: int) -> None:
     with pytest.raises(MqttError) as info:
         decode_packet(bytes.fromhex(hex_bytes), version, from_client=by_client)
-    assert info.value.code == code
-    assert info.value.status == 1002
+    assert info.value.reason_code == code
+    assert info.value.close_code == 1002
     assert info.value.message and hex_bytes not in info.value.message
 
 
@@ -245,7 +245,7 @@ CONNECT_ERRORS = [
 def test_connect_errors_carry_the_version_they_were_found_at(data: bytes, code: int, version: Optional[int]) -> None:
     with pytest.raises(MqttError) as info:
         decode_packet(data, None)
-    assert (info.value.code, info.value.version) == (code, version)
+    assert (info.value.reason_code, info.value.version) == (code, version)
 
 
 def test_password_without_user_name_is_fine_in_5() -> None:

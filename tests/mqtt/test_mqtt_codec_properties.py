@@ -50,7 +50,7 @@ def _feed_all(buffer: PacketBuffer, frames: List[bytes]) -> None:
             for packet in buffer.feed(frame):
                 encode(packet, buffer.version or MQTT_311)  # whatever decodes also encodes
     except MqttError as error:
-        assert 0x80 <= error.code <= 0xA2 and error.status in (1002, 1009) and error.message
+        assert 0x80 <= error.reason_code <= 0xA2 and error.close_code in (1002, 1009) and error.message
 
 
 @mqtt_settings(1500)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from webpubsub_emulator.errors import BadRequest, EmulatorError
 from webpubsub_emulator.mqtt import (
     MAX_PACKET_SIZE,
     MQTT_5,
@@ -83,7 +84,7 @@ def test_the_limit_is_one_mebibyte_header_included() -> None:
     too_big = encode(Publish("t", b"z" * (MAX_PACKET_SIZE - header - 2)), MQTT_311)
     with pytest.raises(MqttError) as info:
         PacketBuffer(MQTT_311).feed(too_big)
-    assert (info.value.code, info.value.status) == (0x95, 1009)
+    assert (info.value.reason_code, info.value.close_code) == (0x95, 1009)
 
 
 def test_oversize_is_refused_from_the_header_alone() -> None:
@@ -91,14 +92,14 @@ def test_oversize_is_refused_from_the_header_alone() -> None:
     header = bytes.fromhex("30ffffff7f")  # a PUBLISH announcing 268,435,455 bytes
     with pytest.raises(MqttError) as info:
         buffer.feed(header)
-    assert info.value.code == 0x95 and "268435460" in info.value.message
+    assert info.value.reason_code == 0x95 and "268435460" in info.value.message
     assert buffer.buffered == 0
 
 
 def test_a_fifth_remaining_length_byte_is_malformed() -> None:
     with pytest.raises(MqttError) as info:
         PacketBuffer(MQTT_311).feed(bytes.fromhex("30808080808001"))
-    assert info.value.code == 0x81
+    assert info.value.reason_code == 0x81
 
 
 def test_the_buffer_is_unusable_after_an_error() -> None:
@@ -115,7 +116,7 @@ def test_before_connect_only_connect_is_accepted() -> None:
     buffer = PacketBuffer()
     with pytest.raises(MqttError) as info:
         buffer.feed(encode(Pingreq(), MQTT_311))
-    assert info.value.code == 0x82 and info.value.version is None
+    assert info.value.reason_code == 0x82 and info.value.version is None
 
 
 def test_the_connect_sets_the_version_for_what_follows() -> None:
@@ -147,9 +148,15 @@ def test_what_waits_unread_is_bounded() -> None:
         buffer.append(encode(Pingreq(), MQTT_311))  # 100 bytes, not taken
     with pytest.raises(MqttError) as info:
         buffer.append(b"\xc0" * 101)
-    assert (info.value.code, info.value.status) == (0x97, 1008)
+    assert (info.value.reason_code, info.value.close_code) == (0x97, 1008)
     with pytest.raises(MqttError):
         buffer.next_packet()
     drained = PacketBuffer(MQTT_311, max_packet_size=100)
     for _ in range(1000):  # feed() takes every packet as it goes: never over the bound
         assert drained.feed(encode(Pingreq(), MQTT_311) * 50) == [Pingreq()] * 50
+
+
+def test_the_mqtt_error_is_a_kind_of_the_emulators_one_error_model() -> None:
+    error = MqttError.too_large(2_000_000, 1_048_576)
+    assert isinstance(error, BadRequest) and isinstance(error, EmulatorError)
+    assert (error.status, error.code, error.reason_code, error.close_code) == (400, "BadRequest", 0x95, 1009)

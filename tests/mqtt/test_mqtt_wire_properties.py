@@ -57,7 +57,7 @@ def test_variable_byte_integer_limits() -> None:
             write_vbi(bad)
     with pytest.raises(MqttError) as info:
         read_vbi_prefix(bytes.fromhex("ffffffff01"), 0)
-    assert info.value.code == 0x81
+    assert info.value.reason_code == 0x81
     assert read_vbi_prefix(bytes.fromhex("8000"), 0) == (0, 2)  # non-minimal accepted
 
 
@@ -120,7 +120,7 @@ def test_every_property_is_malformed_where_it_may_not_be(spec: PropertySpec) -> 
     for carrier in misplaced:
         with pytest.raises(MqttError) as info:
             read_properties(Reader(_encoded(spec, value)), carrier)
-        assert info.value.code == 0x81
+        assert info.value.reason_code == 0x81
         with pytest.raises(ValueError):
             write_properties(_props(spec, value), carrier)
 
@@ -138,7 +138,7 @@ def test_repetition(spec: PropertySpec) -> None:
         else:
             with pytest.raises(MqttError) as info:
                 read_properties(Reader(data), carrier)
-            assert info.value.code == 0x82
+            assert info.value.reason_code == 0x82
 
 
 CHECKED = [
@@ -156,7 +156,7 @@ def test_out_of_range_values_are_protocol_errors(spec: PropertySpec, bad: int) -
     carrier = next(iter(spec.carriers))
     with pytest.raises(MqttError) as info:
         read_properties(Reader(_encoded(spec, bad)), carrier)
-    assert info.value.code == 0x82
+    assert info.value.reason_code == 0x82
 
 
 def test_which_values_are_checked() -> None:
@@ -173,7 +173,7 @@ def test_unknown_and_truncated_properties() -> None:
     for block in ("017f", "02ff01", "0203", "051100", "05"):
         with pytest.raises(MqttError) as info:
             read_properties(Reader(bytes.fromhex(block)), PacketType.PUBLISH)
-        assert info.value.code == 0x81
+        assert info.value.reason_code == 0x81
 
 
 def test_empty_and_absent_blocks() -> None:

@@ -111,11 +111,11 @@ def _refusal(answer: Answer, version: int, reason: str, user_properties: Optiona
 
 def refusal_for_error(error: MqttError) -> Refusal:
     """The answer to a CONNECT that could not be decoded (``error`` from the codec)."""
-    if error.code == ReasonCode.UNSUPPORTED_PROTOCOL_VERSION:
+    if error.reason_code == ReasonCode.UNSUPPORTED_PROTOCOL_VERSION:
         return _refusal(REFUSALS["unsupported_version"][0], MQTT_311, error.message, None)
     if error.version is None:
         return _refusal(REFUSALS["not_mqtt"][0], MQTT_311, error.message, None)
-    answer = error.code if error.version == MQTT_5 else REFUSALS["malformed"][0]
+    answer = error.reason_code if error.version == MQTT_5 else REFUSALS["malformed"][0]
     return _refusal(answer, error.version, error.message, None)
 
 

@@ -1,14 +1,16 @@
 """The MQTT layer's one error: input that ends the connection it came from.
 
-A :class:`MqttError` carries ``code``, the MQTT 5.0 reason code that names the problem (sent in a 5.0 CONNACK or
-DISCONNECT, and mapped to 3.1.1 by the caller), and ``status``, the WebSocket close code the adapter closes with.
-It stands alone for now; once the emulator's common base error lands it only changes its base class.
+A :class:`MqttError` is a kind of the emulator's :class:`~webpubsub_emulator.errors.BadRequest` (one error model for
+the whole emulator); it adds ``reason_code``, the MQTT 5.0 reason code that names the problem (sent in a 5.0 CONNACK
+or DISCONNECT, and mapped to 3.1.1 by the caller), and sets ``close_code``, the WebSocket close code the adapter
+closes with, per error.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
+from ..errors import BadRequest
 from .codes import ReasonCode
 
 __all__ = [
@@ -32,28 +34,28 @@ CLOSE_MESSAGE_TOO_BIG = 1009
 """WebSocket close code for a packet over the size limit."""
 
 
-class MqttError(Exception):
+class MqttError(BadRequest):
     """Input that breaks the MQTT contract; it closes that one connection and nothing else.
 
-    :ivar code: the MQTT 5.0 reason code (:class:`ReasonCode`): 0x81 malformed, 0x82 protocol error, 0x95 too large…
-    :ivar status: the WebSocket close code the adapter closes with.
+    :ivar reason_code: the MQTT 5.0 reason code (:class:`ReasonCode`): 0x81 malformed, 0x82 protocol error, 0x95 too
+        large…
+    :ivar close_code: the WebSocket close code the adapter closes with.
     :ivar version: the protocol level in force when it was raised (4 or 5), None before a CONNECT gave one.
     :ivar message: a short text, safe to log or put in a Reason String (it never echoes packet content).
     """
 
     def __init__(
         self,
-        code: int,
+        reason_code: int,
         message: str,
         *,
-        status: int = CLOSE_PROTOCOL_ERROR,
+        close_code: int = CLOSE_PROTOCOL_ERROR,
         version: Optional[int] = None,
     ) -> None:
         super().__init__(message)
-        self.code = code
-        self.status = status
+        self.reason_code = reason_code
+        self.close_code = close_code
         self.version = version
-        self.message = message
 
     @classmethod
     def malformed(cls, message: str, *, version: Optional[int] = None) -> MqttError:
@@ -71,14 +73,14 @@ class MqttError(Exception):
         return cls(
             ReasonCode.PACKET_TOO_LARGE,
             f"packet of {size} bytes exceeds the {limit}-byte limit",
-            status=CLOSE_MESSAGE_TOO_BIG,
+            close_code=CLOSE_MESSAGE_TOO_BIG,
             version=version,
         )
 
     @property
     def is_malformed(self) -> bool:
         """True for a malformed packet (0x81), False for the other kinds."""
-        return self.code == ReasonCode.MALFORMED_PACKET
+        return self.reason_code == ReasonCode.MALFORMED_PACKET
 
     def __repr__(self) -> str:
-        return f"MqttError(0x{self.code:02X}, {self.message!r}, status={self.status})"
+        return f"MqttError(0x{self.reason_code:02X}, {self.message!r}, close_code={self.close_code})"

@@ -66,7 +66,7 @@ class PacketBuffer:
             self._failed = MqttError(
                 ReasonCode.QUOTA_EXCEEDED,
                 f"more than {self.max_buffered} bytes wait to be read",
-                status=CLOSE_POLICY,
+                close_code=CLOSE_POLICY,
                 version=self.version,
             )
             raise self._failed

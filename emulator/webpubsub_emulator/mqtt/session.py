@@ -552,7 +552,7 @@ class MqttSession:
         return [*actions, Ended(disconnected_body(self._last))]
 
     def _violation(self, event: Violation) -> List[Action]:
-        return self._drop(event.error.code, event.error.status, event.error.message)
+        return self._drop(event.error.reason_code, event.error.close_code, event.error.message)
 
     def _lost(self, event: ConnectionLost) -> List[Action]:
         self._last = Disconnection(False, event.reason)
