@@ -39,7 +39,7 @@ nitpick_ignore_regex = [
     # azure-core's credential protocols, named in annotations that are imported for type checking only
     ("py:class", r"(AzureKeyCredential|TokenCredential|AsyncTokenCredential)"),
     # the models' typed attribute descriptor: the reference shows its type parameter, the attribute's value type
-    ("py:class", r"azure\.messaging\.webpubsubservice\._models\._Field"),
+    ("py:class", r"azure\.messaging\.webpubsubservice\._custom\.models\._Field"),
     # the emulator's keyword options (a TypedDict used with Unpack); each is described in the class docstring
     ("py:class", r"EmulatorOptions"),
 ]

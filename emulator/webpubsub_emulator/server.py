@@ -77,7 +77,7 @@ class Emulator:
 
     ``port=0`` picks a free port; after start-up :attr:`port`, :attr:`endpoint` and :attr:`connection_string` tell
     where it listens. ``event_handlers`` maps hub names to upstream handlers: a URL template (every event goes there)
-    or a list of :class:`~webpubsub_emulator.upstream.EventHandler`. ``event_failure`` says what happens to a JSON
+    or a list of :class:`~webpubsub_emulator.EventHandler`. ``event_failure`` says what happens to a JSON
     client whose user event fails upstream: ``"close"`` (the default: an ``InternalServerError`` ack, ``disconnected``
     and close 1011) or ``"ack"`` (only the ``InternalServerError`` ack; the connection stays open).
 
@@ -85,7 +85,7 @@ class Emulator:
     with :meth:`set_faults`). ``ack_delay`` is how many seconds a JSON client's ack is held back (default 5 ms, 0 for
     none); other traffic is not held up. ``clock`` drives message TTLs and the recovery window.
 
-    Exposure: a ``host`` beyond loopback logs a warning, and with :data:`DEFAULT_ACCESS_KEY` it is refused
+    Exposure: a ``host`` beyond loopback logs a warning, and with :data:`~webpubsub_emulator.DEFAULT_ACCESS_KEY` it is refused
     (``ValueError``) unless ``allow_default_key=True``. ``public_hosts`` are other names that reach this emulator
     (``name`` or ``name:port``): requests whose ``Host`` header names anything else are refused with 400.
 
@@ -142,7 +142,7 @@ class Emulator:
         self._requested_port = port
         #: The port it listens on: the one asked for, or once started the free one ``port=0`` picked.
         self.port = port
-        #: what the emulator does, for observers (see :mod:`webpubsub_emulator.trace`)
+        #: what the emulator does, for observers (see :class:`~webpubsub_emulator.Trace`)
         self.trace = Trace()
         self.core = Core(clock, trace=self.trace)
         self._runner: Optional[web.AppRunner] = None

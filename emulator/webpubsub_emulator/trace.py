@@ -34,7 +34,7 @@ class TraceEvent(NamedTuple):
     - ``rest``: method, path (without the query), status, ms, fault (the fault injected, e.g. ``rest-fail:503``, or
       None)
     - ``frame-in`` / ``frame-out``: type (``text``, ``binary`` or ``close``), size; a text frame: text (its
-      :func:`preview`); a close: code, reason
+      first 1,024 characters, secrets masked); a close: code, reason
     - ``upstream``: event, url, status (None when the handler could not be reached), ms
     - ``refused``: status, code, reason, path (a refused WebSocket handshake; the path without the query)
     - ``session``: event, old, new (state names), reason, user; a new session: event ``open``, old None, new
