@@ -85,9 +85,9 @@ class Emulator:
     with :meth:`set_faults`). ``ack_delay`` is how many seconds a JSON client's ack is held back (default 5 ms, 0 for
     none); other traffic is not held up. ``clock`` drives message TTLs and the recovery window.
 
-    Exposure: a ``host`` beyond loopback logs a warning, and with :data:`~webpubsub_emulator.DEFAULT_ACCESS_KEY` it is refused
-    (``ValueError``) unless ``allow_default_key=True``. ``public_hosts`` are other names that reach this emulator
-    (``name`` or ``name:port``): requests whose ``Host`` header names anything else are refused with 400.
+    Exposure: a ``host`` beyond loopback logs a warning, and with :data:`~webpubsub_emulator.DEFAULT_ACCESS_KEY` it
+    is refused (``ValueError``) unless ``allow_default_key=True``. ``public_hosts`` are other names that reach this
+    emulator (``name`` or ``name:port``): requests whose ``Host`` header names anything else are refused with 400.
 
     TLS: ``tls_cert`` and ``tls_key`` (PEM files) serve https and wss; ``tls_self_signed=True`` makes a certificate
     for the emulator's names in a temporary directory (a path: in that directory, reused while valid); then
