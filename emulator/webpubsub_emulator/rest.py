@@ -211,19 +211,28 @@ class RestApi:
         length = request.content_length
         if length is not None and length > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"The request body exceeds {MAX_BODY_BYTES} bytes.")
+        content = request.content
         chunks: list[bytes] = []
         total = 0
-        deadline = asyncio.get_running_loop().time() + limits.BODY_TIMEOUT_SECONDS
+        deadline: Optional[float] = None
         while True:
-            remaining = deadline - asyncio.get_running_loop().time()
-            try:
-                chunk = await asyncio.wait_for(request.content.read(64 * 1024), max(remaining, 0.0))
-            except asyncio.TimeoutError:
-                raise RequestTimeout(
-                    f"The request body did not arrive within {limits.BODY_TIMEOUT_SECONDS:g} seconds."
-                ) from None
+            # What has arrived is taken without waiting: a REST body usually comes with its headers, and a wait_for
+            # (a task and a timer) per read was a fifth of the emulator's CPU per call.
+            chunk = content.read_nowait(64 * 1024)
             if not chunk:
-                break
+                if content.at_eof():
+                    break
+                loop = asyncio.get_running_loop()
+                if deadline is None:
+                    deadline = loop.time() + limits.BODY_TIMEOUT_SECONDS
+                try:
+                    chunk = await asyncio.wait_for(content.read(64 * 1024), max(deadline - loop.time(), 0.0))
+                except asyncio.TimeoutError:
+                    raise RequestTimeout(
+                        f"The request body did not arrive within {limits.BODY_TIMEOUT_SECONDS:g} seconds."
+                    ) from None
+                if not chunk:
+                    break
             total += len(chunk)
             if total > MAX_BODY_BYTES:
                 raise PayloadTooLarge(f"The request body exceeds {MAX_BODY_BYTES} bytes.")

@@ -10,6 +10,7 @@ them.
 from __future__ import annotations
 
 import socket
+import time
 from typing import Iterator, List
 
 import pytest
@@ -117,3 +118,21 @@ def test_a_request_body_that_does_not_arrive_in_time_is_408(monkeypatch: pytest.
             answer = sock.recv(65536)
         assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
         assert _healthy(emu)
+
+
+def test_a_request_body_that_arrives_in_pieces_is_read_whole() -> None:
+    # The body is taken as it arrives: here its second half comes after a pause, in a second chunk. Read only in part,
+    # the JSON would be invalid (400); read whole it is sent (202).
+    with EmulatorThread(port=0, access_key=ACCESS_KEY) as emu:
+        target = f"/api/hubs/{HUB}/:send?api-version={API_VERSION}"
+        token = sign({"aud": emu.endpoint + target, "exp": now() + 300})
+        head = (
+            f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1:{emu.port}\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        with _socket(emu) as sock:
+            sock.sendall(head.encode() + b'6\r\n{"a": \r\n')
+            time.sleep(0.3)
+            sock.sendall(b"2\r\n1}\r\n0\r\n\r\n")
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 202"), answer[:200]
