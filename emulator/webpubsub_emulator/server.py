@@ -411,7 +411,11 @@ class EmulatorThread:
         try:
             loop.run_until_complete(main())
         finally:
-            loop.close()
+            try:
+                _finish_leftover_tasks(loop)
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the thread and wait until the emulator accepts requests."""
@@ -444,3 +448,15 @@ class EmulatorThread:
         self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
     ) -> None:
         self.stop()
+
+
+def _finish_leftover_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is still pending on a stopped emulator's loop and let it unwind (as :func:`asyncio.run` does), within
+    :data:`~.limits.CLOSE_GRACE_SECONDS`: e.g. aiohttp's handler still draining the rest of a body the emulator
+    already answered. Closing the loop under a pending task loses it with a "Task was destroyed" warning."""
+    tasks = asyncio.all_tasks(loop)
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.wait(tasks, timeout=limits.CLOSE_GRACE_SECONDS))
