@@ -6,9 +6,9 @@ emulator (``WEBPUBSUB_CONNECTION_STRING``, ``WEBPUBSUB_ENDPOINT``, ``WEBPUBSUB_A
 started for that file alone.
 
 A block that needs a real Azure resource (Microsoft Entra ID, say) is marked by an HTML comment on the line before its
-fence, ``<!-- docs: needs-azure -->``. Such a block is compiled, and then reported as skipped with that reason, one
-skip per block, so the count shows in every test summary. Any other ``<!-- docs: ... -->`` marker is an error, so a
-typo cannot hide a block. Conventions for writers: docs/README.md.
+fence, ``<!-- docs: needs-azure -->``. Such a block runs on its own against the emulator over TLS in its Entra mode,
+with a stand-in for azure-identity's ``DefaultAzureCredential`` (see below). Any other ``<!-- docs: ... -->`` marker
+is an error, so a typo cannot hide a block. Conventions for writers: docs/README.md.
 """
 
 from __future__ import annotations
@@ -99,11 +99,62 @@ def test_there_are_blocks_to_run() -> None:
     assert len(readme) >= 10, "the README's examples are the first thing a newcomer runs"
 
 
+#: What a needs-azure block may take from the blocks before it and from azure-identity (not a dependency): ``os``, the
+#: client, and a ``DefaultAzureCredential`` that hands out an unsigned Entra-shaped token, as the emulator's Entra mode
+#: accepts (audience and lifetime checked, signature not: local testing only).
+_ENTRA_PRELUDE = """
+import os
+import sys
+import time
+import types
+
+import jwt
+from azure.core.credentials import AccessToken
+from azure.messaging.webpubsubservice import WebPubSubServiceClient
+
+
+class DefaultAzureCredential:
+    def get_token(self, *scopes, **kwargs):
+        assert scopes == ("https://webpubsub.azure.com/.default",), scopes
+        expires = int(time.time()) + 3600
+        claims = {"aud": "https://webpubsub.azure.com", "exp": expires, "oid": "docs-stand-in"}
+        return AccessToken(jwt.encode(claims, key=None, algorithm="none"), expires)
+
+
+sys.modules["azure.identity"] = types.SimpleNamespace(DefaultAzureCredential=DefaultAzureCredential)
+"""
+
+
 @pytest.mark.parametrize("block", MARKED, ids=[b.where for b in MARKED])
-def test_marked_block(block: Block) -> None:
+def test_a_block_that_needs_azure_runs_against_the_emulators_entra_mode(block: Block, tmp_path: Path) -> None:
+    # Such a block is written for a real resource and Microsoft Entra ID. Offline it runs, as written, against the
+    # emulator over TLS with --accept-entra-tokens (what the README tells a reader to do), azure-identity's
+    # DefaultAzureCredential standing in as above; every REST call it makes must succeed with a bearer token.
     assert block.marker == NEEDS_AZURE, f"{block.where}: unknown docs marker {block.marker!r} (only {NEEDS_AZURE!r})"
-    compile(block.code, block.where, "exec")  # it must at least be Python
-    pytest.skip(f"needs a real Azure Web PubSub resource (marked <!-- docs: {NEEDS_AZURE} --> at {block.where})")
+    calls: List[Dict[str, object]] = []
+    with EmulatorThread(port=0, tls_self_signed=str(tmp_path / "tls"), accept_entra_tokens=True) as emulator:
+        unsubscribe = emulator.trace.subscribe(
+            lambda event: calls.append(dict(event.detail)) if event.kind == "rest" else None
+        )
+        env = _environment(emulator)
+        env.update(REQUESTS_CA_BUNDLE=str(emulator.tls_cert_file), SSL_CERT_FILE=str(emulator.tls_cert_file))
+        env.pop("WEBPUBSUB_CONNECTION_STRING")
+        env.pop("WEBPUBSUB_ACCESS_KEY")  # only the endpoint and the credential
+        stand_in = {"where": f"{Path(__file__).relative_to(ROOT)}:1", "code": _ENTRA_PRELUDE}
+        result = subprocess.run(
+            [sys.executable, str(RUNNER)],
+            input=json.dumps([stand_in, {"where": block.where, "code": block.code}]),
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+        )
+        unsubscribe()
+    assert result.returncode == 0, f"{result.stderr[-6000:]}\n--- stdout ---\n{result.stdout[-3000:]}"
+    assert result.stdout.count("\0block ok\0") == 2
+    assert calls, f"{block.where} made no REST call"
+    assert all(call["status"] in (200, 202, 204) for call in calls), calls
 
 
 def _environment(emulator: EmulatorThread) -> Dict[str, str]:
