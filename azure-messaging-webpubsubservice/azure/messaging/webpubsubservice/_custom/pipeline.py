@@ -20,7 +20,7 @@ which skips guessing the text encoding of an empty body.
 
 import inspect
 import uuid
-from typing import Any, List, Sequence, Tuple
+from typing import Any, Callable, List, Sequence, Tuple
 
 from azure.core.pipeline import AsyncPipeline, Pipeline, PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import (
@@ -233,7 +233,10 @@ async def _unwind_async(
     error = None
     for policy in reversed(policies[:count]):
         try:
-            result: Any = policy.on_exception(request)
+            # typed as returning None in azure-core 1.39 (the newest for Python 3.9), but an async policy's hook may
+            # return a coroutine
+            hook: Callable[[PipelineRequest[Any]], Any] = policy.on_exception
+            result = hook(request)
             if result is not None and inspect.isawaitable(result):
                 await result
         except Exception as exc:
