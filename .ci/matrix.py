@@ -52,6 +52,7 @@ LOWEST_TOOLS = [
     "websocket-client",
     "websockets",
     "azure-messaging-webpubsubclient",
+    "paho-mqtt",  # samples/mqtt_devices.py, which tests/e2e runs
     "uvicorn",
     "waitress",
     "opentelemetry-sdk",
