@@ -73,9 +73,9 @@ def _frame(event: TraceEvent) -> str:
 
 def _upstream(event: TraceEvent) -> str:
     d = event.detail
-    url = str(d.get("url", "")).split("?", 1)[0]  # a handler URL's query may hold its ?code= secret
     status = d.get("status") if d.get("status") is not None else "unreachable"
-    return f"event handler {_safe(d.get('event'))} {_where(event)} {_safe(url)} -> {status} ({_ms(d.get('ms'))})"
+    where = f"{_safe(d.get('event'))} {_where(event)} {_safe(d.get('url'))}"
+    return f"event handler {where} -> {status} ({_ms(d.get('ms'))})"
 
 
 def _session(event: TraceEvent) -> str:

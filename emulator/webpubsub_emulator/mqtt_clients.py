@@ -253,7 +253,7 @@ class MqttClients(ClientProtocol):
         while work:
             action = work.popleft()
             if isinstance(action, Send):
-                data = encode(action.packet, binding.mqtt.version)
+                data = action.data if action.data is not None else encode(action.packet, binding.mqtt.version)
                 link = action.connection
                 if link is not binding.link:
                     assert isinstance(link, Link)

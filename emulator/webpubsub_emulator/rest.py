@@ -3,7 +3,7 @@
 Routing, parameters, bodies and pages are decided by :mod:`.rest_rules`, tokens by :mod:`.auth`; this module reads the
 request, calls them and the core, and writes the answer. An :class:`~.errors.EmulatorError` anywhere becomes its own
 HTTP answer; anything else is a 500 without internals. With a :class:`~.faults.FaultInjector` every ``/api/`` request
-(health excepted) first asks it whether to wait or fail, and is then logged (:meth:`RestApi.faulted`).
+(health excepted) first asks it whether to wait or fail, and is then logged (:meth:`RestApi.handle`).
 """
 
 from __future__ import annotations
@@ -123,10 +123,6 @@ class RestApi:
                 fault=fault,
             )
         return response
-
-    async def faulted(self, request: web.Request, faults: FaultInjector) -> web.StreamResponse:
-        """Apply the fault plan to one request (wait, fail or serve it) and log it."""
-        return (await self._faulted(request, faults))[0]
 
     async def _faulted(self, request: web.Request, faults: FaultInjector) -> tuple[web.StreamResponse, Optional[str]]:
         # the answer, and what was injected (e.g. "rest-delay:0.050s,rest-fail:503") for the trace

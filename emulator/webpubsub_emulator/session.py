@@ -166,7 +166,6 @@ class Session:
     __slots__ = (
         "close_reason",
         "connection_id",
-        "connection_state",
         "groups",
         "held_until",
         "hub",
@@ -212,8 +211,6 @@ class Session:
         self.held_until: Optional[float] = None
         #: why the session ended (the upstream ``disconnected`` reason)
         self.close_reason: Optional[str] = None
-        #: the state a handler set with ``ce-connectionState``
-        self.connection_state: Optional[str] = None
         #: the upstream view of this connection (cookies, event ids), when its hub has event handlers
         self.upstream: Optional[EventTarget] = None
         #: what the client protocol keeps per session (raw: the mode; reliable: the unacked messages; ...)

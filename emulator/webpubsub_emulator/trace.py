@@ -35,7 +35,8 @@ class TraceEvent(NamedTuple):
       None)
     - ``frame-in`` / ``frame-out``: type (``text``, ``binary`` or ``close``), size; a text frame: text (its
       first 1,024 characters, secrets masked); a close: code, reason
-    - ``upstream``: event, url, status (None when the handler could not be reached), ms
+    - ``upstream``: event, url (without its query: it may hold a handler's ``?code=``), status (None when the handler
+      could not be reached), ms
     - ``refused``: status, code, reason, path (a refused WebSocket handshake; the path without the query)
     - ``session``: event, old, new (state names), reason, user; a new session: event ``open``, old None, new
       ``open``, user, protocol

@@ -236,8 +236,6 @@ class TraceFeed:
             if target.group is not None:
                 group_list = [target.group]
             detail["operation"] = target.operation
-        elif kind == "upstream" and isinstance(detail.get("url"), str):
-            detail["url"] = detail["url"].split("?", 1)[0]  # a handler's ?code= is a secret
         elif hub is None:
             hub = _hub_of_path(detail.get("path"))
         if kind == "group" and isinstance(detail.get("group"), str) and detail["group"] not in group_list:

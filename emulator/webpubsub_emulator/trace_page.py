@@ -135,7 +135,8 @@ class TracePage:
         return await handler(request)
 
     def _access(self, request: web.Request) -> Access:
-        return trace_access.decide(
+        """What ``request`` may do; another site's page gets nothing (403)."""
+        access = trace_access.decide(
             remote=request.remote,
             forwarded=any(h in request.headers for h in trace_access.FORWARDING_HEADERS),
             host=request.headers.get("Host"),
@@ -144,12 +145,13 @@ class TracePage:
             cookie=request.cookies.get(trace_access.COOKIE),
             access_key=self.access_key,
         )
+        if access is Access.CROSS_ORIGIN:
+            raise Forbidden("The trace page does not answer other sites' pages.")
+        return access
 
     def _allowed(self, request: web.Request) -> Access:
         """The access of a request for data; raises when it has none."""
         access = self._access(request)
-        if access is Access.CROSS_ORIGIN:
-            raise Forbidden("The trace page does not answer other sites' pages.")
         if access is Access.SIGN_IN:
             raise Unauthorized("Sign in at /trace with the emulator's access key.")
         return access
@@ -178,8 +180,6 @@ class TracePage:
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         access = self._access(request)
-        if access is Access.CROSS_ORIGIN:
-            raise Forbidden("The trace page does not answer other sites' pages.")
         if access is Access.SIGN_IN:
             return self._html("sign-in.html")
         return self._html("index.html")
@@ -188,8 +188,7 @@ class TracePage:
         return _to_page(308)
 
     async def _sign_in(self, request: web.Request) -> web.StreamResponse:
-        if self._access(request) is Access.CROSS_ORIGIN:
-            raise Forbidden("The trace page does not answer other sites' pages.")
+        self._access(request)  # refuses another site's page
         length = request.content_length
         if length is None:
             raise BadRequest("The sign-in form has no Content-Length.")
@@ -214,8 +213,7 @@ class TracePage:
         return response
 
     async def _sign_out(self, request: web.Request) -> web.StreamResponse:
-        if self._access(request) is Access.CROSS_ORIGIN:
-            raise Forbidden("The trace page does not answer other sites' pages.")
+        self._access(request)  # refuses another site's page
         response = _to_page(303)
         response.del_cookie(trace_access.COOKIE, path=PATH)
         return response

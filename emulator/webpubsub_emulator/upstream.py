@@ -220,8 +220,14 @@ class Upstream:
         finally:
             if self.trace.observers:
                 ms = (time.perf_counter() - started) * 1000
-                self.trace.emit(
-                    "upstream", target.hub, target.connection_id, event=event_name, url=url, status=status, ms=ms
+                self.trace.emit(  # the URL without its query: a handler's ?code= is a secret
+                    "upstream",
+                    target.hub,
+                    target.connection_id,
+                    event=event_name,
+                    url=url.split("?", 1)[0],
+                    status=status,
+                    ms=ms,
                 )
 
     def fire(self, target: EventTarget, event: str, body: bytes) -> None:

@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 
 CLOSE_TOO_BIG = 1009
 CLOSE_POLICY = 1008
-CLOSE_INTERNAL = 1011
 CLOSE_GOING_AWAY = 1001
 #: Seconds between processing a JSON client's request and writing its ack (see :attr:`WebSocketGateway.ack_delay`).
 DEFAULT_ACK_DELAY = 0.005

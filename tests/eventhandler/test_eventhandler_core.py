@@ -143,7 +143,14 @@ def test_bad_configuration_is_refused_without_echoing_secrets() -> None:
     with pytest.raises(ValueError) as info:
         WebPubSubEventHandler("hub", connection_string="Endpoint=https://x;SecretPart")
     assert "SecretPart" not in str(info.value)
-    for bad in ({"hub": ""}, {"hub": []}, {"path": "no-slash"}, {"access_key": ""}):
+    for bad in (
+        {"hub": ""},
+        {"hub": []},
+        {"hub": "my hub!"},
+        {"hub": ["chat", "1st"]},
+        {"path": "no-slash"},
+        {"access_key": ""},
+    ):
         with pytest.raises(ValueError):
             make(**bad)
     with pytest.raises(TypeError):

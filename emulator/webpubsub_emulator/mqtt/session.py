@@ -210,10 +210,12 @@ Event = Union[Attach, PacketIn, Violation, ConnectionLost, Deliver, Tick, End, R
 
 
 class Send(NamedTuple):
-    """Encode ``packet`` at the session's version and send it on ``connection`` (one packet per frame)."""
+    """Encode ``packet`` at the session's version and send it on ``connection`` (one packet per frame). ``data``: its
+    encoding, when the machine already made it (to check the client's Maximum Packet Size)."""
 
     connection: object
     packet: Packet
+    data: Optional[bytes] = None
 
 
 class CloseTransport(NamedTuple):
@@ -308,7 +310,6 @@ class _PendingEvent(NamedTuple):
 
 
 S = State
-_ON_OFF = frozenset({S.ONLINE, S.OFFLINE})
 _CONNECTION_EVENTS = (PacketIn, Violation, ConnectionLost)
 
 # End cause -> (5.0 DISCONNECT code, WebSocket close code, default reason, will sent)
@@ -771,9 +772,12 @@ class MqttSession:
         self, message: Message, qos: int, packet_id: Optional[int], subscription_id: Optional[int]
     ) -> List[Action]:
         publish = message.to_publish(qos=qos, packet_id=packet_id, now=self.clock(), subscription_id=subscription_id)
-        if self._client_max_packet is not None and len(encode(publish, self.version)) > self._client_max_packet:
+        if self._client_max_packet is None:
+            return [Send(self.connection, publish)]
+        data = encode(publish, self.version)
+        if len(data) > self._client_max_packet:
             return [Dropped("larger than the client's Maximum Packet Size", message.topic)]
-        return [Send(self.connection, publish)]
+        return [Send(self.connection, publish, data)]
 
     def _next_id(self) -> int:
         while True:  # _pump keeps fewer than 65,535 in flight, so a free id exists

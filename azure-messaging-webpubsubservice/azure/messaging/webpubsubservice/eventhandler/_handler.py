@@ -15,6 +15,7 @@ import inspect
 import logging
 from typing import Any, Callable, Dict, FrozenSet, Iterable, Optional, Sequence, TypeVar, Union, overload
 
+from .._custom.endpoint import validate_hub
 from ._errors import BadRequestError, EventRejectedError, SignatureError
 from ._events import (
     ConnectedRequest,
@@ -139,7 +140,7 @@ class WebPubSubEventHandler:
         hubs = [hub] if isinstance(hub, str) else list(hub)
         if not hubs or not all(isinstance(h, str) and h.strip() for h in hubs):
             raise ValueError("hub must be a non-empty str or a list of them")
-        self.hubs: FrozenSet[str] = frozenset(h.strip().lower() for h in hubs)
+        self.hubs: FrozenSet[str] = frozenset(validate_hub(h.strip()).lower() for h in hubs)
         if not isinstance(path, str) or not path.startswith("/"):
             raise ValueError("path must start with '/'")
         self.path = path.rstrip("/") or "/"

@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, Dict, List, MutableMapping, Optional
 
 from ._handler import WebPubSubEventHandler
-from ._http import HandlerRequest, HandlerResponse
+from ._http import HandlerRequest
+from ._replies import rejection_reply
 from ._translate import DEFAULT_MAX_BODY_SIZE, asgi_path
 
 __all__ = ["WebPubSubASGIApp"]
@@ -65,7 +66,7 @@ class WebPubSubASGIApp:
             return
         body = await _read_body(receive, self.max_body_size)
         if body is None:
-            response = HandlerResponse(413, [("Content-Type", "text/plain; charset=utf-8")], b"Payload too large.")
+            response = rejection_reply(413, "Payload too large.")
         else:
             request.body = body
             response = await self.handler.handle_async(request)

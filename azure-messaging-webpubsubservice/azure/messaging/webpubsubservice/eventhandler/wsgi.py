@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ._handler import WebPubSubEventHandler
-from ._http import HandlerRequest, HandlerResponse
+from ._http import HandlerRequest
+from ._replies import rejection_reply
 from ._translate import DEFAULT_MAX_BODY_SIZE, status_line, wsgi_headers, wsgi_path
 
 __all__ = ["WebPubSubWSGIApp"]
@@ -60,7 +61,7 @@ class WebPubSubWSGIApp:
             return self.app(environ, start_response)
         body = _read_body(environ, self.max_body_size)
         if body is None:
-            response = HandlerResponse(413, [("Content-Type", "text/plain; charset=utf-8")], b"Payload too large.")
+            response = rejection_reply(413, "Payload too large.")
         else:
             request.body = body
             response = self.handler.handle(request)
