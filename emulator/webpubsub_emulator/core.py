@@ -145,8 +145,12 @@ class Core:
         return [(seq, h.sessions[c]) for c, seq in h.groups.get(group, {}).items()]
 
     def targets_group(self, hub: str, group: str) -> list[Session]:
-        """The current members of a group."""
-        return [session for _seq, session in self.group_members(hub, group)]
+        """The current members of a group (a list: a fan-out carried out in slices needs a snapshot)."""
+        h = self.find_hub(hub)
+        if not h:
+            return []
+        sessions = h.sessions
+        return [sessions[c] for c in h.groups.get(group, ())]
 
     def live_connections(self, hub: str) -> list[Session]:
         """Every open or held session of the hub."""
@@ -389,11 +393,14 @@ class Core:
         """A client publishes to a group (membership not needed); :class:`~.errors.Forbidden` without the permission."""
         if not session.permissions.allows(SEND_TO_GROUP, group):
             raise Forbidden(f"The connection has no permission to send to group '{group}'.")
-        targets = self.targets_group(session.hub, group)
-        if no_echo:
-            targets = [t for t in targets if t is not session]
         self.deliver(
-            targets, payload, group=group, from_user_id=session.user_id, ttl_seconds=ttl_seconds, metadata=metadata
+            self.targets_group(session.hub, group),
+            payload,
+            group=group,
+            from_user_id=session.user_id,
+            ttl_seconds=ttl_seconds,
+            metadata=metadata,
+            excluded=(session.connection_id,) if no_echo else (),
         )
 
     # ------------------------------------------------------------------ routing

@@ -14,10 +14,9 @@ import logging
 from typing import TYPE_CHECKING, NamedTuple, Optional, Union
 
 from .clients import ClientContext, ClientProtocol, FrameOutcome, answer_ok
-from .errors import UpstreamError
+from .errors import Forbidden, UpstreamError
 from .limits import check_frame_size
 from .protocol import Payload
-from .roles import SEND_TO_GROUP
 from .upstream_contract import UpstreamResponse, UserEvent, raw_reply
 
 if TYPE_CHECKING:
@@ -61,14 +60,11 @@ class RawClients(ClientProtocol):
         mode: RawMode = session.kind_state
         if mode.mode == "sendToGroup" and mode.group is not None:
             group = mode.group
-            if not session.permissions.allows(SEND_TO_GROUP, group):
-                log.info("connection %s has no permission to send to %r; frame dropped", session.connection_id, group)
-                return None
             payload = Payload.text(data) if isinstance(data, str) else Payload.binary(data)
-            targets = ctx.core.targets_group(session.hub, group)
-            if mode.no_echo:
-                targets = [t for t in targets if t is not session]
-            ctx.core.deliver(targets, payload, group=group, from_user_id=session.user_id)
+            try:
+                ctx.core.client_send_to_group(session, group, payload, no_echo=mode.no_echo)
+            except Forbidden:  # a raw client has no ack to carry the refusal
+                log.info("connection %s has no permission to send to %r; frame dropped", session.connection_id, group)
             return None
         if session.upstream is None or ctx.handlers.find(session.hub, user_event="message") is None:
             log.info("connection %s: no event handler is configured for hub %s", session.connection_id, session.hub)

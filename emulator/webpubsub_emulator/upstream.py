@@ -166,13 +166,15 @@ class Upstream:
         share its outcome. Each hub validates for itself (hubs never wait for one another)."""
         parts = urlsplit(url)
         key = f"{hub} {id(transport)}:{parts.scheme}://{parts.netloc}{parts.path}"
-        lock = self._validation_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            known = self._validated.get(key)
-            if known is None or known.until <= time.monotonic():
-                error = await self._ask_validation(transport, url)
-                ttl = limits.VALIDATION_TTL_SECONDS if error is None else limits.VALIDATION_FAILURE_TTL_SECONDS
-                known = self._validated[key] = _Validation(time.monotonic() + ttl, error)
+        known = self._validated.get(key)
+        if known is None or known.until <= time.monotonic():  # (a valid outcome is read without the lock)
+            lock = self._validation_locks.get(key) or self._validation_locks.setdefault(key, asyncio.Lock())
+            async with lock:
+                known = self._validated.get(key)
+                if known is None or known.until <= time.monotonic():
+                    error = await self._ask_validation(transport, url)
+                    ttl = limits.VALIDATION_TTL_SECONDS if error is None else limits.VALIDATION_FAILURE_TTL_SECONDS
+                    known = self._validated[key] = _Validation(time.monotonic() + ttl, error)
         if known.error is not None:
             raise UpstreamError(known.error)
 

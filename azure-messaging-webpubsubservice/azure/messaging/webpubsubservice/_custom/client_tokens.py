@@ -23,7 +23,6 @@ __all__ = [
     "client_token_result",
     "client_token_target",
     "generate_token_arguments",
-    "local_client_token",
     "normalize_client_protocol",
     "service_token_result",
     "sign_client_token",
@@ -215,51 +214,6 @@ def service_token_result(base_url: str, response: Any) -> Dict[str, str]:
     return client_token_result(base_url, token)
 
 
-def local_client_token(
-    endpoint: str,
-    hub: str,
-    key: str,
-    *,
-    user_id: Optional[str] = None,
-    roles: Optional[Iterable[str]] = None,
-    minutes_to_expire: int = 60,
-    jwt_headers: Optional[Mapping[str, Any]] = None,
-    groups: Optional[Iterable[str]] = None,
-    client_protocol: Any = WebPubSubClientProtocol.DEFAULT,
-) -> Dict[str, str]:
-    """Build the ``get_client_access_token`` result for a key credential: the token is signed locally.
-
-    :param str endpoint: The service endpoint (not a reverse proxy), port included.
-    :param str hub: The hub.
-    :param str key: The access key.
-    :keyword user_id: The user id (``sub``).
-    :paramtype user_id: str or None
-    :keyword roles: The roles (``role``).
-    :paramtype roles: list[str] or None
-    :keyword int minutes_to_expire: The lifetime in minutes. Default 60.
-    :keyword jwt_headers: Extra JWT header fields.
-    :paramtype jwt_headers: dict[str, any] or None
-    :keyword groups: The initial groups (``webpubsub.group``).
-    :paramtype groups: list[str] or None
-    :keyword client_protocol: The client protocol. Default ``"Default"``.
-    :paramtype client_protocol: str or ~azure.messaging.webpubsubservice.models.WebPubSubClientProtocol
-    :return: ``{"baseUrl", "token", "url"}``.
-    :rtype: dict[str, str]
-    :raises ValueError: If the protocol or the endpoint scheme is not supported.
-    """
-    target = client_token_target(endpoint, hub, normalize_client_protocol(client_protocol))
-    token = sign_client_token(
-        key,
-        target.audience,
-        user_id=user_id,
-        roles=roles,
-        groups=groups,
-        minutes_to_expire=minutes_to_expire,
-        jwt_headers=jwt_headers,
-    )
-    return client_token_result(target.base_url, token)
-
-
 class ServiceTokenRequest(NamedTuple):
     """A client access token the service has to mint: the generated call's arguments and the client URL."""
 
@@ -316,12 +270,11 @@ def client_access_token(
         "minutes_to_expire": minutes_to_expire,
         "groups": _string_list(groups) or None,
     }
-    credential = config.credential
-    if isinstance(credential, AzureKeyCredential):
-        return local_client_token(
-            config.endpoint, config.hub, credential.key, jwt_headers=jwt_headers, client_protocol=protocol, **claims
-        )
     target = client_token_target(config.endpoint, config.hub, protocol)
+    credential = config.credential
+    if isinstance(credential, AzureKeyCredential):  # signed here
+        token = sign_client_token(credential.key, target.audience, jwt_headers=jwt_headers, **claims)
+        return client_token_result(target.base_url, token)
     arguments = {**claims, "client_protocol": protocol.value}
     return ServiceTokenRequest(target.base_url, arguments)
 
