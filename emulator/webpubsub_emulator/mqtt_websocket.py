@@ -489,7 +489,7 @@ class MqttGateway:
         except UpstreamError:
             log.warning("event %r of MQTT client %s set the state twice", event.name, session.connection_id)
             return EventReply(event.request_id, 500, _FAILED_EVENT, "text/plain")
-        if state is not None:
+        if state is not None and resp.ok:  # only a 2xx answer sets the state (as for the other protocols)
             target.connection_state = state
         return EventReply(event.request_id, resp.status, resp.body, resp.content_type, resp.headers)
 

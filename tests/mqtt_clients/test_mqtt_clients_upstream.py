@@ -223,6 +223,27 @@ def test_user_events_and_replies(upstream: Any, paho_clients: Make, version: int
     assert dev.queues["disconnect"].empty()  # a failed event keeps the connection
 
 
+def test_only_a_2xx_answer_to_a_user_event_sets_the_connection_state(upstream: Any, paho_clients: Make) -> None:
+    broker, recorder, _ = upstream
+
+    def state(value: str) -> str:
+        return base64.b64encode(json.dumps({"step": value}).encode()).decode()
+
+    answers = {
+        "/events/keep": (200, [("ce-connectionState", state("kept"))], b""),
+        "/events/refuse": (400, [("ce-connectionState", state("refused"))], b"no"),
+    }
+    recorder.answer = lambda recorded: answers.get(recorded.path, (200, [], b""))
+    dev = paho_clients(broker, new_id(), version=5)
+    dev.connect()
+    recorder.next("azure.webpubsub.sys.connect")
+    for name in ("keep", "refuse", "look"):
+        dev.publish(f"$webpubsub/server/events/{name}", b"x", 1)
+        dev.message()
+    looked = recorder.next("azure.webpubsub.user.look")
+    assert looked.headers.get("ce-connectionstate") == state("kept")  # the 400's state was not applied
+
+
 def test_events_without_a_handler_fail_and_keep_the_connection(broker: Broker, paho_clients: Make) -> None:
     dev = paho_clients(broker, new_id(), version=5)
     dev.connect()
