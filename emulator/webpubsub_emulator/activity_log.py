@@ -16,15 +16,12 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Optional
 
-from .trace import Trace, TraceEvent
+from .trace import SUMMARY_KINDS, Trace, TraceEvent
 
 __all__ = ["LOGGER_NAME", "ActivityLog", "describe"]
 
 LOGGER_NAME = "webpubsub_emulator.activity"
 log = logging.getLogger(LOGGER_NAME)
-
-#: The kinds logged at INFO; every other kind is logged at DEBUG.
-INFO_KINDS = frozenset({"rest", "refused", "fault"})
 
 
 def _safe(value: Any) -> str:
@@ -123,7 +120,7 @@ class ActivityLog:
         if not logger.isEnabledFor(logging.INFO):
             return None
         activity = cls(logger)
-        activity._unsubscribe = trace.subscribe(activity)
+        activity._unsubscribe = trace.subscribe(activity, summary_only=not activity.debug)
         return activity
 
     def detach(self) -> None:
@@ -133,7 +130,7 @@ class ActivityLog:
             self._unsubscribe = None
 
     def __call__(self, event: TraceEvent) -> None:
-        if event.kind in INFO_KINDS:
+        if event.kind in SUMMARY_KINDS:
             self.logger.info("%s", describe(event))
         elif self.debug:
             self.logger.debug("%s", describe(event))

@@ -205,7 +205,7 @@ class FrameWriter:
         if faults is None or not faults.should_drop(delivered):
             return False
         trace = self.ctx.trace
-        if trace.observers:
+        if trace.listening:
             effect = f"transport dropped after message {delivered}"
             trace.emit("fault", self.session.hub, self.session.connection_id, fault="ws-drop", effect=effect)
         self.abort()

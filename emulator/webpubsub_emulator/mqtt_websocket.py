@@ -142,7 +142,7 @@ class MqttGateway:
                 raise BadRequest("A WebSocket upgrade request is expected here.")
         except (EmulatorError, ValidationError) as exc:
             error = exc if isinstance(exc, EmulatorError) else BadRequest(str(exc))
-            if self.trace.observers:
+            if self.trace.listening:
                 self.trace.emit("refused", None, None, status=error.status, code=error.code, reason=error.message)
             return _http(error.http())
         await ws.prepare(request)
@@ -323,7 +323,7 @@ class MqttGateway:
         if refusal is None:  # pragma: no cover - every refusal kind refuses in some form
             await self._close(ws, CLOSE_PROTOCOL_ERROR, "refused")
             return
-        if self.trace.observers:
+        if self.trace.listening:
             self.trace.emit("refused", None, None, status=None, code="mqtt", reason=refusal.reason)
         if refusal.connack is None:
             await self._close(ws, status or CLOSE_PROTOCOL_ERROR, refusal.reason)

@@ -110,7 +110,7 @@ class RestApi:
             response, fault = await self._faulted(request, self.faults)
         else:
             response = await self.serve(request)
-        if self.trace.observers:
+        if self.trace.listening:
             ms = (time.perf_counter() - started) * 1000
             self.trace.emit(
                 "rest",

@@ -17,12 +17,14 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 from . import limits
 
-__all__ = ["KINDS", "Trace", "TraceEvent", "preview"]
+__all__ = ["KINDS", "SUMMARY_KINDS", "Trace", "TraceEvent", "preview"]
 
 log = logging.getLogger(__name__)
 
 #: Every kind of event emitted.
 KINDS = frozenset({"rest", "frame-in", "frame-out", "upstream", "refused", "session", "group", "fault"})
+#: The kinds a summary observer gets (the activity log at INFO): one per REST call, refused handshake, injected fault.
+SUMMARY_KINDS = frozenset({"rest", "refused", "fault"})
 #: Secrets a frame may carry, as a JSON member: a reliable client's reconnection token (its ``connected`` message).
 #: (The closing quote is optional: the preview may end inside the value.)
 _SECRET_MEMBER = re.compile(r'("reconnectionToken"\s*:\s*")[^"]*("?)')
@@ -54,26 +56,42 @@ Observer = Callable[[TraceEvent], None]
 
 
 class Trace:
-    """The observers of one emulator. ``observers`` is empty (falsy) when nobody listens."""
+    """The observers of one emulator. ``observers`` (those of every kind) is empty (falsy) when nobody listens to
+    frames, upstream calls, sessions and groups; :attr:`listening` is false when nobody listens at all."""
 
-    __slots__ = ("observers",)
+    __slots__ = ("observers", "summary")
 
     def __init__(self) -> None:
         self.observers: tuple[Observer, ...] = ()
+        #: the observers of the summary kinds only (``rest``, ``refused``, ``fault``)
+        self.summary: tuple[Observer, ...] = ()
 
-    def subscribe(self, observer: Observer) -> Callable[[], None]:
-        """Call ``observer`` with every event from now on; returns a function that unsubscribes it."""
-        self.observers = (*self.observers, observer)
+    @property
+    def listening(self) -> bool:
+        """Whether anybody listens to the summary kinds (what their emit points test first)."""
+        return bool(self.observers or self.summary)
+
+    def subscribe(self, observer: Observer, *, summary_only: bool = False) -> Callable[[], None]:
+        """Call ``observer`` with every event from now on (``summary_only``: only the summary kinds, ``rest``,
+        ``refused`` and ``fault``, so that the per-frame emit points stay idle); returns a function that unsubscribes
+        it."""
+        if summary_only:
+            self.summary = (*self.summary, observer)
+        else:
+            self.observers = (*self.observers, observer)
 
         def unsubscribe() -> None:
             self.observers = tuple(o for o in self.observers if o is not observer)
+            self.summary = tuple(o for o in self.summary if o is not observer)
 
         return unsubscribe
 
     def emit(self, kind: str, hub: Optional[str], connection_id: Optional[str], **detail: Any) -> None:
-        """Hand one event to every observer (callers test :attr:`observers` first, to build nothing when empty)."""
+        """Hand one event to its observers (callers test :attr:`observers`, or :attr:`listening` for the summary
+        kinds, first, to build nothing when nobody listens)."""
         event = TraceEvent(kind, hub, connection_id, detail)
-        for observer in self.observers:
+        observers = (*self.observers, *self.summary) if kind in SUMMARY_KINDS and self.summary else self.observers
+        for observer in observers:
             try:
                 observer(event)
             except Exception:

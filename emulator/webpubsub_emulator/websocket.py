@@ -138,7 +138,7 @@ class WebSocketGateway:
         return await self._serve(request, *accepted)
 
     def _refused(self, exc: EmulatorError, request: web.Request) -> web.Response:
-        if self.trace.observers:
+        if self.trace.listening:
             self.trace.emit(
                 "refused", None, None, status=exc.status, code=exc.code, reason=exc.message, path=request.path
             )

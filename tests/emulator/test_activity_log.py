@@ -127,7 +127,17 @@ async def test_a_client_supplied_name_cannot_forge_a_line(caplog: pytest.LogCapt
 async def test_nothing_listens_when_logging_is_off(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="webpubsub_emulator")
     async with Emulator(access_key=KEY) as emu:
-        assert not emu.trace.observers  # the trace hook stays free
+        assert not emu.trace.observers and not emu.trace.listening  # the trace hook stays free
+
+
+async def test_at_info_the_per_frame_emit_points_stay_idle(caplog: pytest.LogCaptureFixture) -> None:
+    # INFO logs REST calls, refusals and faults only: frames, upstream calls, sessions and groups build no event
+    caplog.set_level(logging.INFO, logger="webpubsub_emulator")
+    async with Emulator(access_key=KEY) as emu:
+        assert emu.trace.listening and not emu.trace.observers
+    caplog.set_level(logging.DEBUG, logger="webpubsub_emulator")
+    async with Emulator(access_key=KEY) as emu:
+        assert emu.trace.observers  # DEBUG logs every kind
 
 
 def _secrets_in(text: str, secrets: List[str]) -> List[str]:

@@ -12,7 +12,7 @@ import pytest
 from upstream_support import HandlerServer
 from webpubsub_emulator import Emulator, FaultPlan, TraceEvent
 from webpubsub_emulator.limits import TRACE_PREVIEW_CHARS as PREVIEW_CHARS
-from webpubsub_emulator.trace import KINDS, Trace, preview
+from webpubsub_emulator.trace import KINDS, SUMMARY_KINDS, Trace, preview
 from ws_support import JSON, RELIABLE, Api, expect_handshake_status, recv, recv_json
 
 
@@ -213,3 +213,21 @@ def test_a_preview_is_cut_and_masks_a_cut_token() -> None:
     head = '{"a":"' + "y" * (PREVIEW_CHARS - 30) + '","reconnectionToken":"'
     cut = preview(head + "SECRETSECRETSECRETSECRET" + '"}')
     assert len(cut) <= PREVIEW_CHARS + len("***") and "SECRET" not in cut and cut.endswith('"reconnectionToken":"***')
+
+
+def test_a_summary_observer_gets_only_the_summary_kinds() -> None:
+    trace = Trace()
+    everything: List[str] = []
+    summary: List[str] = []
+    unsubscribe = trace.subscribe(lambda e: summary.append(e.kind), summary_only=True)
+    assert trace.listening and not trace.observers  # the per-frame emit points test observers: they stay idle
+    for kind in sorted(KINDS):
+        trace.emit(kind, None, None)
+    assert sorted(summary) == sorted(SUMMARY_KINDS)
+    stop_everything = trace.subscribe(lambda e: everything.append(e.kind))
+    for kind in sorted(KINDS):
+        trace.emit(kind, None, None)
+    assert sorted(everything) == sorted(KINDS) and sorted(summary) == sorted([*SUMMARY_KINDS, *SUMMARY_KINDS])
+    unsubscribe()
+    stop_everything()
+    assert not trace.listening and not trace.observers
